@@ -1,0 +1,552 @@
+//! [`Feed`]: one hypercore, its files and its in-memory indexes.
+
+mod open;
+mod replica;
+
+use std::collections::HashMap;
+
+use crate::bitfield::Bitfield;
+use crate::crypto::{self, KeyPair, PublicKey, Signature};
+use crate::error::{Error, Result};
+use crate::flat_tree;
+use crate::node::{NODE_RECORD, Node};
+use crate::storage::{Storage, Store, header::HEADER_LEN};
+use crate::tree::index;
+use crate::tree::merkle::{self, MerkleGenerator};
+
+pub use open::FeedBuilder;
+
+/// Largest block any peer accepts: 8 MiB (hypercore 9 refuses larger appends).
+pub const MAX_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
+/// Bytes of one signature slot.
+const SIGNATURE_SLOT: u64 = 64;
+/// Tree nodes kept decoded in memory before the cache starts over.
+const NODE_CACHE_ENTRIES: usize = 1 << 16;
+
+/// What [`Feed::audit`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Stored blocks whose bytes hash to their leaf node.
+    pub valid: u64,
+    /// Stored blocks that did not; they are marked missing.
+    pub invalid: u64,
+}
+
+/// A signed append-only log: hypercore 9, over any [`Storage`].
+///
+/// Writes reach the storage before a call returns (as in JS, which never syncs); call
+/// [`Feed::flush`] to make them durable. Every method is synchronous; async code keeps the feed
+/// in one task and sends it work.
+pub struct Feed<S: Storage> {
+    storage: S,
+    key: PublicKey,
+    key_pair: Option<KeyPair>,
+    length: u64,
+    byte_length: u64,
+    /// Whether the feed is signed (every hypercore 9 writer is); unsigned feeds are not written.
+    live: bool,
+    bitfield: Bitfield,
+    /// Roots for the next append; `None` after a remote put moved the length.
+    merkle: Option<MerkleGenerator>,
+    nodes: HashMap<u64, Node>,
+}
+
+impl<S: Storage> std::fmt::Debug for Feed<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("key", &self.key)
+            .field("writable", &self.writable())
+            .field("length", &self.length)
+            .field("byte_length", &self.byte_length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> Feed<S> {
+    /// Opens the feed stored in `storage`, creating a new writable one with a fresh key pair if
+    /// nothing is stored there.
+    pub fn open(storage: S) -> Result<Self> {
+        FeedBuilder::new(storage).open()
+    }
+
+    /// A builder for the other ways to open: a given key pair, a read-only key, no create.
+    pub fn builder(storage: S) -> FeedBuilder<S> {
+        FeedBuilder::new(storage)
+    }
+
+    /// The public key.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The discovery key peers announce instead of the public key.
+    pub fn discovery_key(&self) -> [u8; 32] {
+        self.key.discovery_key()
+    }
+
+    /// The key pair, when the feed is ours to write.
+    pub fn key_pair(&self) -> Option<&KeyPair> {
+        self.key_pair.as_ref()
+    }
+
+    /// Whether we hold the secret key.
+    pub fn writable(&self) -> bool {
+        self.key_pair.is_some()
+    }
+
+    /// Number of blocks.
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    /// Whether the feed has no blocks.
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// Total bytes of all blocks.
+    pub fn byte_len(&self) -> u64 {
+        self.byte_length
+    }
+
+    /// The storage, for callers that need its files.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// Gives the storage back.
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+
+    /// Whether block `index` is stored locally.
+    pub fn has(&self, index: u64) -> bool {
+        self.bitfield.get(index)
+    }
+
+    /// How many blocks of `[start, end)` are stored locally.
+    pub fn downloaded(&self, start: u64, end: u64) -> u64 {
+        self.bitfield.total(start, end)
+    }
+
+    /// Appends one block; returns its index.
+    pub fn append(&mut self, block: &[u8]) -> Result<u64> {
+        self.append_batch(&[block])
+    }
+
+    /// Appends blocks with one signature for the whole batch (as one JS `append(array)` call);
+    /// returns the index of the first.
+    pub fn append_batch<B: AsRef<[u8]> + Sync>(&mut self, blocks: &[B]) -> Result<u64> {
+        let Some(key_pair) = self.key_pair.clone() else {
+            return Err(Error::NotWritable);
+        };
+        let start = self.length;
+        if blocks.is_empty() {
+            return Ok(start);
+        }
+        for b in blocks {
+            let size = b.as_ref().len() as u64;
+            if size > MAX_BLOCK_SIZE {
+                return Err(Error::BlockTooLarge { size });
+            }
+        }
+        let mut merkle = match &self.merkle {
+            Some(m) => m.clone(),
+            None => MerkleGenerator::new(self.roots_of(self.length)?),
+        };
+
+        // Hash first; the generator stays a copy until every write has succeeded.
+        let m = blocks.len() as u64;
+        let node_offset = 2 * start;
+        let mut batch = vec![0u8; (2 * m as usize - 1) * NODE_RECORD];
+        let mut outside = Vec::new();
+        let mut nodes = Vec::with_capacity(4);
+        let mut added = 0u64;
+        for (block, hash) in blocks.iter().zip(merkle::leaf_hashes(blocks)) {
+            let size = block.as_ref().len() as u64;
+            added += size;
+            nodes.clear();
+            merkle.next_hashed(hash, size, &mut nodes);
+            for node in &nodes {
+                if node.index >= node_offset && node.index - node_offset < 2 * m - 1 {
+                    let at = (node.index - node_offset) as usize * NODE_RECORD;
+                    batch[at..at + NODE_RECORD].copy_from_slice(&node.to_record());
+                } else {
+                    outside.push(*node);
+                }
+                if node.index & 1 == 1 {
+                    self.cache(*node);
+                }
+            }
+        }
+        let signature = self
+            .live
+            .then(|| key_pair.sign(&crypto::signable(merkle.roots(), start + m)));
+
+        // Data, then tree, then signature, then the bitfield that makes them count: a crash at
+        // any point leaves the old length intact (see `open` for the recovery).
+        if blocks.len() == 1 {
+            self.write(Store::Data, self.byte_length, blocks[0].as_ref())?;
+        } else {
+            let mut data = Vec::with_capacity(added as usize);
+            for b in blocks {
+                data.extend_from_slice(b.as_ref());
+            }
+            self.write(Store::Data, self.byte_length, &data)?;
+        }
+        self.write(
+            Store::Tree,
+            HEADER_LEN + node_offset * NODE_RECORD as u64,
+            &batch,
+        )?;
+        for node in &outside {
+            self.write_node(node)?;
+        }
+        if let Some(sig) = signature {
+            self.write(
+                Store::Signatures,
+                signature_offset(start + m - 1),
+                sig.as_bytes(),
+            )?;
+        }
+
+        self.merkle = Some(merkle);
+        self.byte_length += added;
+        for _ in 0..m {
+            self.bitfield.set(self.length, true);
+            index::Bits::set_node(&mut self.bitfield, 2 * self.length);
+            self.length += 1;
+        }
+        self.flush_bitfield()?;
+        Ok(start)
+    }
+
+    /// Reads block `index`.
+    pub fn get(&mut self, index: u64) -> Result<Vec<u8>> {
+        if index >= self.length {
+            return Err(Error::OutOfRange {
+                index,
+                length: self.length,
+            });
+        }
+        if !self.bitfield.get(index) {
+            return Err(Error::NotStored(index));
+        }
+        let (offset, size) = self.data_range(index)?;
+        if size > MAX_BLOCK_SIZE {
+            return Err(Error::corrupt(
+                Store::Tree,
+                format!("block {index} claims {size} bytes"),
+            ));
+        }
+        let mut buf = vec![0u8; size as usize];
+        let n = self
+            .storage
+            .read_at(Store::Data, offset, &mut buf)
+            .map_err(Error::io(Store::Data))?;
+        if n != buf.len() {
+            return Err(Error::corrupt(
+                Store::Data,
+                format!("block {index} is cut short"),
+            ));
+        }
+        Ok(buf)
+    }
+
+    /// The last block, if any.
+    pub fn head(&mut self) -> Result<Option<Vec<u8>>> {
+        if self.length == 0 {
+            return Ok(None);
+        }
+        self.get(self.length - 1).map(Some)
+    }
+
+    /// The block holding byte `offset` of the feed, and the offset inside that block.
+    pub fn seek(&mut self, offset: u64) -> Result<(u64, u64)> {
+        if offset == self.byte_length {
+            return Ok((self.length, 0));
+        }
+        if offset > self.byte_length {
+            return Err(Error::SeekOutOfRange {
+                offset,
+                byte_length: self.byte_length,
+            });
+        }
+        let mut rest = offset;
+        let mut top = None;
+        for root in flat_tree::full_roots(2 * self.length) {
+            let node = self.node(root)?;
+            if node.size > rest {
+                top = Some(root);
+                break;
+            }
+            rest -= node.size;
+        }
+        let Some(mut top) = top else {
+            return Err(Error::SeekOutOfRange {
+                offset,
+                byte_length: self.byte_length,
+            });
+        };
+        // Descend, always into the child that holds the remaining offset.
+        while let Some(left) = flat_tree::left_child(top) {
+            let node = self.node(left)?;
+            if node.size > rest {
+                top = left;
+            } else {
+                rest -= node.size;
+                top = flat_tree::sibling(left);
+            }
+        }
+        Ok((top / 2, rest))
+    }
+
+    /// The roots of the tree at the current length, ascending.
+    pub fn roots(&mut self) -> Result<Vec<Node>> {
+        self.roots_of(self.length)
+    }
+
+    /// The tree node with flat index `index`.
+    pub fn tree_node(&mut self, index: u64) -> Result<Node> {
+        self.node(index)
+    }
+
+    /// The signature that covers block `index`: the first signed slot at or after it, with the
+    /// length it signs (`slot + 1`).
+    pub fn signature(&mut self, index: u64) -> Result<(u64, Signature)> {
+        if index >= self.length {
+            return Err(Error::OutOfRange {
+                index,
+                length: self.length,
+            });
+        }
+        let mut slot = index;
+        while slot < self.length {
+            if let Some(sig) = self.read_signature(slot)? {
+                return Ok((slot + 1, sig));
+            }
+            slot += 1;
+        }
+        Err(Error::NoSignature(index + 1))
+    }
+
+    /// Checks `signature` against the roots of length `index + 1`.
+    pub fn verify(&mut self, index: u64, signature: &Signature) -> Result<()> {
+        let roots = self.roots_of(index + 1)?;
+        if crypto::verify_roots(&self.key, &roots, index + 1, signature) {
+            Ok(())
+        } else {
+            Err(Error::BadSignature)
+        }
+    }
+
+    /// Re-hashes every stored block against its leaf node; blocks that fail are marked missing.
+    pub fn audit(&mut self) -> Result<AuditReport> {
+        let mut report = AuditReport::default();
+        for block in 0..self.length {
+            if !self.bitfield.get(block) {
+                continue;
+            }
+            let ok = match self.node(2 * block) {
+                Ok(leaf) => {
+                    let data = self.get(block);
+                    matches!(&data, Ok(d) if crypto::leaf_hash(d) == leaf.hash)
+                }
+                Err(_) => false,
+            };
+            if ok {
+                report.valid += 1;
+            } else {
+                report.invalid += 1;
+                self.bitfield.set(block, false);
+            }
+        }
+        self.flush_bitfield()?;
+        Ok(report)
+    }
+
+    /// Shortens the feed to `new_length` blocks (as JS, stale bytes stay in `data` and `tree`).
+    pub fn truncate(&mut self, new_length: u64) -> Result<()> {
+        if !self.writable() {
+            return Err(Error::NotWritable);
+        }
+        if new_length >= self.length {
+            return Ok(());
+        }
+        let roots = self.roots_of(new_length)?;
+        let old = self.length;
+        self.byte_length = roots.iter().map(|r| r.size).sum();
+        self.length = new_length;
+        index::truncate(&mut self.bitfield, 2 * new_length);
+        self.merkle = Some(MerkleGenerator::new(roots));
+        self.nodes.clear();
+        self.flush_bitfield()?;
+        // JS deletes the signature range, which only shrinks the file when it reaches the end.
+        let end = signature_offset(old);
+        if self
+            .storage
+            .len(Store::Signatures)
+            .map_err(Error::io(Store::Signatures))?
+            <= end
+        {
+            self.storage
+                .truncate(Store::Signatures, signature_offset(new_length))
+                .map_err(Error::io(Store::Signatures))?;
+        }
+        Ok(())
+    }
+
+    /// Marks blocks `[start, end)` as not stored and frees their bytes where they end the file.
+    pub fn clear(&mut self, start: u64, end: u64) -> Result<()> {
+        let end = end.min(self.length);
+        let mut modified = false;
+        for i in start..end {
+            if self.bitfield.get(i) {
+                modified |= self.bitfield.set(i, false);
+            }
+        }
+        if !modified {
+            return Ok(());
+        }
+        let from = self.data_range(start)?.0;
+        let to = if end == self.length {
+            self.byte_length
+        } else {
+            self.data_range(end)?.0
+        };
+        if to
+            >= self
+                .storage
+                .len(Store::Data)
+                .map_err(Error::io(Store::Data))?
+        {
+            self.storage
+                .truncate(Store::Data, from)
+                .map_err(Error::io(Store::Data))?;
+        }
+        self.flush_bitfield()
+    }
+
+    /// Makes every write so far durable (one sync per file, however many appends came before).
+    pub fn flush(&mut self) -> Result<()> {
+        self.flush_bitfield()?;
+        self.storage.sync().map_err(Error::io(Store::Data))
+    }
+
+    /// Flushes and gives the storage back.
+    pub fn close(mut self) -> Result<S> {
+        self.flush()?;
+        Ok(self.storage)
+    }
+
+    // ----- internals shared with open.rs and replica.rs -----
+
+    fn write(&mut self, store: Store, offset: u64, data: &[u8]) -> Result<()> {
+        self.storage
+            .write_at(store, offset, data)
+            .map_err(Error::io(store))
+    }
+
+    fn write_node(&mut self, node: &Node) -> Result<()> {
+        self.write(
+            Store::Tree,
+            HEADER_LEN + node.index * NODE_RECORD as u64,
+            &node.to_record(),
+        )
+    }
+
+    fn cache(&mut self, node: Node) {
+        if self.nodes.len() >= NODE_CACHE_ENTRIES {
+            self.nodes.clear();
+        }
+        self.nodes.insert(node.index, node);
+    }
+
+    /// Tree node `index`, from the cache or the `tree` file.
+    fn node(&mut self, index: u64) -> Result<Node> {
+        if let Some(n) = self.nodes.get(&index) {
+            return Ok(*n);
+        }
+        let node = read_node(&mut self.storage, index)?
+            .ok_or_else(|| Error::corrupt(Store::Tree, format!("tree node {index} is missing")))?;
+        self.cache(node);
+        Ok(node)
+    }
+
+    fn roots_of(&mut self, length: u64) -> Result<Vec<Node>> {
+        flat_tree::full_roots(2 * length)
+            .into_iter()
+            .map(|r| self.node(r))
+            .collect()
+    }
+
+    /// Byte offset and size of block `index` in `data`.
+    fn data_range(&mut self, index: u64) -> Result<(u64, u64)> {
+        let mut offset = 0u64;
+        for root in flat_tree::full_roots(2 * index) {
+            offset += self.node(root)?.size;
+        }
+        let size = if index < self.length {
+            self.node(2 * index)?.size
+        } else {
+            0
+        };
+        Ok((offset, size))
+    }
+
+    fn read_signature(&mut self, slot: u64) -> Result<Option<Signature>> {
+        read_signature(&mut self.storage, slot)
+    }
+
+    /// Writes every bitfield page changed since the last flush, whole, as JS does.
+    fn flush_bitfield(&mut self) -> Result<()> {
+        let page_size = self.bitfield.pager.page_size() as u64;
+        let dirty: Vec<(usize, Vec<u8>)> = self
+            .bitfield
+            .take_dirty()
+            .into_iter()
+            .map(|(i, p)| (i, p.to_vec()))
+            .collect();
+        for (n, (page, bytes)) in dirty.iter().enumerate() {
+            let offset = HEADER_LEN + *page as u64 * page_size;
+            if let Err(e) = self.storage.write_at(Store::Bitfield, offset, bytes) {
+                // Keep what was not written dirty so a later flush retries it.
+                for (page, _) in &dirty[n..] {
+                    self.bitfield.pager.mark_dirty(*page);
+                }
+                return Err(Error::io(Store::Bitfield)(e));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn signature_offset(slot: u64) -> u64 {
+    HEADER_LEN + slot * SIGNATURE_SLOT
+}
+
+/// Reads node `index` from `tree`; `None` when the record is absent or blank.
+fn read_node<S: Storage>(storage: &mut S, index: u64) -> Result<Option<Node>> {
+    let offset = index
+        .checked_mul(NODE_RECORD as u64)
+        .and_then(|o| o.checked_add(HEADER_LEN))
+        .ok_or(Error::OutOfRange { index, length: 0 })?;
+    let mut buf = [0u8; NODE_RECORD];
+    let n = storage
+        .read_at(Store::Tree, offset, &mut buf)
+        .map_err(Error::io(Store::Tree))?;
+    if n < NODE_RECORD {
+        return Ok(None);
+    }
+    Ok(Node::from_record(index, &buf))
+}
+
+/// Reads signature slot `slot`; `None` when blank or past the end of the file.
+fn read_signature<S: Storage>(storage: &mut S, slot: u64) -> Result<Option<Signature>> {
+    let mut buf = [0u8; 64];
+    let n = storage
+        .read_at(Store::Signatures, signature_offset(slot), &mut buf)
+        .map_err(Error::io(Store::Signatures))?;
+    let sig = Signature(buf);
+    Ok((n == 64 && !sig.is_blank()).then_some(sig))
+}

@@ -1,0 +1,322 @@
+//! Opening a feed: keys, headers, the bitfield, and the length a crash left us.
+
+use std::collections::HashMap;
+
+use super::{Feed, read_node, read_signature};
+use crate::bitfield::{Bitfield, DEFAULT_PAGE_SIZE};
+use crate::crypto::{self, KeyPair, PublicKey, SecretKey};
+use crate::error::{Error, Result};
+use crate::flat_tree;
+use crate::node::Node;
+use crate::storage::{Storage, Store, header};
+use crate::tree::index::{self, Bits};
+use crate::tree::merkle::MerkleGenerator;
+
+/// Options for opening a feed; [`Feed::builder`] makes one.
+#[derive(Debug)]
+#[must_use]
+pub struct FeedBuilder<S> {
+    storage: S,
+    key: Option<PublicKey>,
+    key_pair: Option<KeyPair>,
+    create: bool,
+    store_secret_key: bool,
+    overwrite: bool,
+}
+
+impl<S: Storage> FeedBuilder<S> {
+    /// Defaults: create if missing, with a fresh key pair, storing the secret key.
+    pub fn new(storage: S) -> Self {
+        FeedBuilder {
+            storage,
+            key: None,
+            key_pair: None,
+            create: true,
+            store_secret_key: true,
+            overwrite: false,
+        }
+    }
+
+    /// Open the feed of this public key (read-only unless its secret key is stored).
+    pub fn key(mut self, key: PublicKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Open or create the feed of this key pair, writable.
+    pub fn key_pair(mut self, key_pair: KeyPair) -> Self {
+        self.key = Some(key_pair.public);
+        self.key_pair = Some(key_pair);
+        self
+    }
+
+    /// Whether to create a feed when nothing is stored (default true).
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// Whether to write the `secret_key` file (default true; corestore's derived feeds do not).
+    pub fn store_secret_key(mut self, store: bool) -> Self {
+        self.store_secret_key = store;
+        self
+    }
+
+    /// Discard a stored feed that has blocks but no `key` file instead of failing (JS does this
+    /// silently; we only do it when asked).
+    pub fn overwrite_keyless(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Opens (or creates) the feed.
+    pub fn open(self) -> Result<Feed<S>> {
+        let FeedBuilder {
+            mut storage,
+            key,
+            key_pair,
+            create,
+            store_secret_key,
+            overwrite,
+        } = self;
+
+        let stored_key = read_fixed::<32, S>(&mut storage, Store::Key)?.map(PublicKey);
+        if let (Some(stored), Some(wanted)) = (stored_key, key)
+            && stored != wanted
+        {
+            return Err(Error::WrongKey {
+                stored: stored.to_hex(),
+                expected: wanted.to_hex(),
+            });
+        }
+        let stored_secret = read_fixed::<64, S>(&mut storage, Store::SecretKey)?.map(SecretKey);
+
+        let (page_size, mut pages) = read_bitfield(&mut storage)?;
+        if stored_key.is_none() && pages.iter().any(|p| p.iter().any(|b| *b != 0)) {
+            if !overwrite {
+                return Err(Error::corrupt(
+                    Store::Key,
+                    "missing, but the feed holds blocks",
+                ));
+            }
+            pages.clear();
+            storage
+                .truncate(Store::Bitfield, header::HEADER_LEN)
+                .map_err(Error::io(Store::Bitfield))?;
+        }
+
+        let mut generated = false;
+        let (key, key_pair) = match (key_pair, key.or(stored_key)) {
+            (Some(pair), _) => (pair.public, Some(pair)),
+            (None, Some(key)) => {
+                let pair = match stored_secret.clone() {
+                    Some(secret) => {
+                        Some(KeyPair::from_secret(key, secret).ok_or(Error::KeyMismatch)?)
+                    }
+                    None => None,
+                };
+                (key, pair)
+            }
+            (None, None) if create => {
+                generated = true;
+                let pair = KeyPair::generate();
+                (pair.public, Some(pair))
+            }
+            (None, None) => return Err(Error::NotFound),
+        };
+
+        // JS rewrites the three headers on every open.
+        let page_header = u16::try_from(page_size).unwrap_or(u16::MAX);
+        write(
+            &mut storage,
+            Store::Bitfield,
+            0,
+            &header::bitfield(page_header),
+        )?;
+        write(&mut storage, Store::Signatures, 0, &header::signatures())?;
+        write(&mut storage, Store::Tree, 0, &header::tree())?;
+        // Secret before public key: a crash between them leaves no key, so the next open starts
+        // over instead of finding a public key without its secret.
+        if let Some(pair) = &key_pair
+            && store_secret_key
+            && (generated || stored_secret.as_ref() != Some(&pair.secret))
+        {
+            write(&mut storage, Store::SecretKey, 0, pair.secret.as_bytes())?;
+        }
+        if generated || stored_key != Some(key) {
+            write(&mut storage, Store::Key, 0, key.as_bytes())?;
+        }
+
+        let bitfield = Bitfield::new(page_size, pages);
+        let mut feed = Feed {
+            storage,
+            key,
+            key_pair,
+            length: 0,
+            byte_length: 0,
+            live: true,
+            bitfield,
+            merkle: None,
+            nodes: HashMap::new(),
+        };
+        feed.recover()?;
+        Ok(feed)
+    }
+}
+
+impl<S: Storage> Feed<S> {
+    /// Sets length, byte length and roots from the tree bits, as JS does; for a feed we write,
+    /// goes back to the last length that is signed and has its roots and its data, so a crash
+    /// mid-append costs that append and nothing else.
+    fn recover(&mut self) -> Result<()> {
+        let tree_length = index::blocks(&self.bitfield);
+        let (length, roots, live) = if self.writable() {
+            self.last_complete_length(tree_length)?
+        } else {
+            self.js_length(tree_length)?
+        };
+        if length < tree_length && self.writable() {
+            tracing::warn!(
+                tree_length,
+                length,
+                "feed was cut short by a crash; recovered"
+            );
+            self.forget_beyond(length, tree_length);
+            self.flush_bitfield()?;
+        }
+        self.length = length;
+        self.live = live;
+        self.byte_length = roots.iter().map(|r| r.size).sum();
+        self.merkle = Some(MerkleGenerator::new(roots));
+        Ok(())
+    }
+
+    /// JS's rule: the tree length, live if its last slot is signed, one step back if a root is
+    /// missing.
+    fn js_length(&mut self, tree_length: u64) -> Result<(u64, Vec<Node>, bool)> {
+        let mut length = tree_length;
+        for attempt in 0..2 {
+            let live = length == 0 || read_signature(&mut self.storage, length - 1)?.is_some();
+            match self.stored_roots(length)? {
+                Some(roots) => return Ok((length, roots, live)),
+                None if attempt == 0 && length > 0 => length -= 1,
+                None => break,
+            }
+        }
+        Err(Error::corrupt(
+            Store::Tree,
+            format!("roots of length {length} are missing"),
+        ))
+    }
+
+    fn last_complete_length(&mut self, tree_length: u64) -> Result<(u64, Vec<Node>, bool)> {
+        let data_len = self
+            .storage
+            .len(Store::Data)
+            .map_err(Error::io(Store::Data))?;
+        let mut length = tree_length;
+        while length > 0 {
+            if let Some(sig) = read_signature(&mut self.storage, length - 1)?
+                && let Some(roots) = self.stored_roots(length)?
+            {
+                let bytes: u64 = roots.iter().map(|r| r.size).sum();
+                if bytes <= data_len && crypto::verify_roots(&self.key, &roots, length, &sig) {
+                    return Ok((length, roots, true));
+                }
+            }
+            length -= 1;
+        }
+        Ok((0, Vec::new(), true))
+    }
+
+    fn stored_roots(&mut self, length: u64) -> Result<Option<Vec<Node>>> {
+        let mut roots = Vec::new();
+        for r in flat_tree::full_roots(2 * length) {
+            match read_node(&mut self.storage, r)? {
+                Some(node) => roots.push(node),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(roots))
+    }
+
+    /// Clears the data and tree bits past `length` that a cut-short append left behind.
+    fn forget_beyond(&mut self, length: u64, tree_length: u64) {
+        if length < tree_length {
+            index::truncate(&mut self.bitfield, 2 * length);
+        }
+        let data_bits = self.bitfield.pager.len() as u64 * 8 * 1024;
+        for i in length..data_bits {
+            if self.bitfield.get(i) {
+                self.bitfield.set(i, false);
+            }
+        }
+        for i in 2 * length..self.bitfield.tree_len() {
+            if Bits::get(&self.bitfield, i) {
+                self.bitfield.put(i, false);
+            }
+        }
+    }
+}
+
+fn write<S: Storage>(storage: &mut S, store: Store, offset: u64, data: &[u8]) -> Result<()> {
+    storage
+        .write_at(store, offset, data)
+        .map_err(Error::io(store))
+}
+
+/// Reads a key file: `None` when absent or empty, an error when cut short.
+fn read_fixed<const N: usize, S: Storage>(
+    storage: &mut S,
+    store: Store,
+) -> Result<Option<[u8; N]>> {
+    let len = storage.len(store).map_err(Error::io(store))?;
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut buf = [0u8; N];
+    let n = storage
+        .read_at(store, 0, &mut buf)
+        .map_err(Error::io(store))?;
+    if n < N {
+        return Err(Error::corrupt(store, format!("{n} bytes, expected {N}")));
+    }
+    Ok(Some(buf))
+}
+
+/// The page size from the header (3584 when there is none) and the pages after it.
+fn read_bitfield<S: Storage>(storage: &mut S) -> Result<(usize, Vec<Vec<u8>>)> {
+    let store = Store::Bitfield;
+    let len = storage.len(store).map_err(Error::io(store))?;
+    let mut page_size = DEFAULT_PAGE_SIZE;
+    if len >= header::HEADER_LEN {
+        let mut head = [0u8; header::HEADER_LEN as usize];
+        storage
+            .read_at(store, 0, &mut head)
+            .map_err(Error::io(store))?;
+        if let Some(size) = header::page_size(&head) {
+            page_size = usize::from(size);
+        }
+    }
+    // The index region after 1024 data and 2048 tree bytes must be a power of two.
+    let index_size = page_size.saturating_sub(3072);
+    if index_size == 0 || !index_size.is_power_of_two() {
+        return Err(Error::corrupt(
+            store,
+            format!("page size {page_size} in header"),
+        ));
+    }
+    let mut pages = Vec::new();
+    let mut offset = header::HEADER_LEN;
+    while offset < len {
+        let want = (page_size as u64).min(len - offset) as usize;
+        let mut page = vec![0u8; want];
+        let n = storage
+            .read_at(store, offset, &mut page)
+            .map_err(Error::io(store))?;
+        page.truncate(n);
+        pages.push(page);
+        offset += want as u64;
+    }
+    Ok((page_size, pages))
+}

@@ -1,0 +1,140 @@
+//! Files in a folder, named as JS names them (`random-access-file`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::{Storage, Store};
+
+/// A feed stored as six files in one folder, the layout of `hypercore(dir)`.
+///
+/// Files open lazily: reading never creates one (so `data` appears with the first block, as in
+/// JS). The `bitfield` file is locked exclusively while open, like `hypercore-default-storage`,
+/// so two processes never write one feed.
+#[derive(Debug)]
+pub struct FileStorage {
+    dir: PathBuf,
+    files: [Option<File>; 6],
+}
+
+impl FileStorage {
+    /// Storage in `dir`; the folder is created on the first write.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileStorage {
+            dir: dir.into(),
+            files: Default::default(),
+        }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, store: Store) -> PathBuf {
+        self.dir.join(store.file_name())
+    }
+
+    /// The open file, opening an existing one for reading and writing if not yet open.
+    fn existing(&mut self, store: Store) -> io::Result<Option<&File>> {
+        let slot = store.slot();
+        if self.files[slot].is_none() {
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(self.path(store))
+            {
+                Ok(f) => self.install(store, f)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.files[slot].as_ref())
+    }
+
+    fn created(&mut self, store: Store) -> io::Result<&File> {
+        let slot = store.slot();
+        if self.files[slot].is_none() {
+            fs::create_dir_all(&self.dir)?;
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(self.path(store))?;
+            self.install(store, f)?;
+        }
+        self.files[slot]
+            .as_ref()
+            .ok_or_else(|| io::Error::other("file slot empty right after opening"))
+    }
+
+    fn install(&mut self, store: Store, f: File) -> io::Result<()> {
+        if store == Store::Bitfield {
+            match f.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "{} is locked by another process",
+                            self.path(store).display()
+                        ),
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+        self.files[store.slot()] = Some(f);
+        Ok(())
+    }
+}
+
+impl Storage for FileStorage {
+    fn read_at(&mut self, store: Store, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(f) = self.existing(store)? else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        while done < buf.len() {
+            match f.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.created(store)?.write_all_at(data, offset)
+    }
+
+    fn len(&mut self, store: Store) -> io::Result<u64> {
+        match self.existing(store)? {
+            Some(f) => Ok(f.metadata()?.len()),
+            None => Ok(0),
+        }
+    }
+
+    fn exists(&mut self, store: Store) -> io::Result<bool> {
+        Ok(self.existing(store)?.is_some())
+    }
+
+    fn truncate(&mut self, store: Store, len: u64) -> io::Result<()> {
+        match self.existing(store)? {
+            Some(f) => f.set_len(len),
+            None => Ok(()),
+        }
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        // One fdatasync per file that is open, not one per write: durability is grouped here.
+        for f in self.files.iter().flatten() {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+}

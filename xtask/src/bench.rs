@@ -1,0 +1,7 @@
+//! `cargo xtask bench`.
+
+use anyhow::{Result, bail};
+
+pub(crate) fn run(_args: &[String]) -> Result<()> {
+    bail!("not yet")
+}

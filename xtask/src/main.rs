@@ -1,0 +1,52 @@
+//! `cargo xtask`: the project's tasks.
+//!
+//! - `cargo xtask test`: installs the pinned Node reference stack (tests/js) and runs every test,
+//!   interop included.
+//! - `cargo xtask bench [hypercore]`: runs our benchmarks and Node's anchors side by side and
+//!   prints a table and one JSON line of ratios per benchmark.
+
+mod bench;
+mod test;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        _ => bail!("usage: cargo xtask <test|bench [hypercore]>"),
+    }
+}
+
+/// The workspace root (the parent of xtask/).
+pub(crate) fn root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// Runs a command in `dir`, failing if it fails.
+pub(crate) fn sh(dir: &std::path::Path, program: &str, args: &[&str]) -> Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .with_context(|| format!("starting {program}"))?;
+    if !status.success() {
+        bail!("{program} {} failed: {status}", args.join(" "));
+    }
+    Ok(())
+}
