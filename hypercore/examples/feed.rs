@@ -24,7 +24,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().unwrap_or_else(|| "ddrive-example-feed".to_owned());
+    let dir = args
+        .next()
+        .unwrap_or_else(|| "ddrive-example-feed".to_owned());
     let mut blocks: Vec<Vec<u8>> = args.map(String::into_bytes).collect();
     if blocks.is_empty() {
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
@@ -48,10 +50,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("byte length:   {}", feed.byte_len());
     println!("roots (signature over them verified for length {signed_length}):");
     for root in feed.roots()? {
-        println!("  node {:>6}  size {:>10}  {}", root.index, root.size, hex(&root.hash));
+        println!(
+            "  node {:>6}  size {:>10}  {}",
+            root.index,
+            root.size,
+            hex(&root.hash)
+        );
     }
     let audit = feed.audit()?;
-    println!("audit:         {} valid, {} invalid", audit.valid, audit.invalid);
+    println!(
+        "audit:         {} valid, {} invalid",
+        audit.valid, audit.invalid
+    );
     Ok(())
 }
 

@@ -31,13 +31,23 @@ pub struct SecretKey(pub [u8; 64]);
 pub struct Signature(pub [u8; 64]);
 
 /// A public key with its secret key.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct KeyPair {
     /// The public key.
     pub public: PublicKey,
     /// The secret key, `seed || public`.
     pub secret: SecretKey,
+    /// Expanded once: deriving it costs a scalar multiplication, too much for every append.
+    signing: SigningKey,
 }
+
+impl PartialEq for KeyPair {
+    fn eq(&self, other: &Self) -> bool {
+        self.public == other.public && self.secret == other.secret
+    }
+}
+
+impl Eq for KeyPair {}
 
 impl PublicKey {
     /// The key as bytes.
@@ -137,6 +147,7 @@ impl KeyPair {
         KeyPair {
             public,
             secret: SecretKey(secret),
+            signing,
         }
     }
 
@@ -148,8 +159,7 @@ impl KeyPair {
 
     /// Signs `message` (deterministic, RFC 8032).
     pub fn sign(&self, message: &[u8]) -> Signature {
-        let signing = SigningKey::from_bytes(&self.secret.seed());
-        Signature(signing.sign(message).to_bytes())
+        Signature(self.signing.sign(message).to_bytes())
     }
 }
 

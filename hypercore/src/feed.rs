@@ -4,6 +4,7 @@ mod open;
 mod replica;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::bitfield::Bitfield;
 use crate::crypto::{self, KeyPair, PublicKey, Signature};
@@ -48,7 +49,7 @@ pub struct Feed<S: Storage> {
     bitfield: Bitfield,
     /// Roots for the next append; `None` after a remote put moved the length.
     merkle: Option<MerkleGenerator>,
-    nodes: HashMap<u64, Node>,
+    nodes: HashMap<u64, Node, BuildHasherDefault<IndexHasher>>,
 }
 
 impl<S: Storage> std::fmt::Debug for Feed<S> {
@@ -137,9 +138,9 @@ impl<S: Storage> Feed<S> {
     /// Appends blocks with one signature for the whole batch (as one JS `append(array)` call);
     /// returns the index of the first.
     pub fn append_batch<B: AsRef<[u8]> + Sync>(&mut self, blocks: &[B]) -> Result<u64> {
-        let Some(key_pair) = self.key_pair.clone() else {
+        if self.key_pair.is_none() {
             return Err(Error::NotWritable);
-        };
+        }
         let start = self.length;
         if blocks.is_empty() {
             return Ok(start);
@@ -179,9 +180,12 @@ impl<S: Storage> Feed<S> {
                 }
             }
         }
-        let signature = self
-            .live
-            .then(|| key_pair.sign(&crypto::signable(merkle.roots(), start + m)));
+        let signature = match &self.key_pair {
+            Some(pair) if self.live => {
+                Some(pair.sign(&crypto::signable(merkle.roots(), start + m)))
+            }
+            _ => None,
+        };
 
         // Data, then tree, then signature, then the bitfield that makes them count: a crash at
         // any point leaves the old length intact (see `open` for the recovery).
@@ -288,8 +292,12 @@ impl<S: Storage> Feed<S> {
                 byte_length: self.byte_length,
             });
         };
-        // Descend, always into the child that holds the remaining offset.
+        // Descend, always into the child that holds the remaining offset. A sparse replica may
+        // lack the nodes below a root: then the block is simply not here yet.
         while let Some(left) = flat_tree::left_child(top) {
+            if !self.bitfield.tree_get(left) {
+                return Err(Error::NotStored(flat_tree::left_span(top) / 2));
+            }
             let node = self.node(left)?;
             if node.size > rest {
                 top = left;
@@ -518,6 +526,25 @@ impl<S: Storage> Feed<S> {
             }
         }
         Ok(())
+    }
+}
+
+/// Hasher for node indices: they are not attacker-chosen keys of a long-lived map (the cache
+/// starts over when full), so a multiply beats SipHash on the read path.
+#[derive(Default)]
+pub(crate) struct IndexHasher(u64);
+
+impl Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

@@ -157,7 +157,7 @@ impl<S: Storage> FeedBuilder<S> {
             live: true,
             bitfield,
             merkle: None,
-            nodes: HashMap::new(),
+            nodes: HashMap::default(),
         };
         feed.recover()?;
         Ok(feed)
