@@ -1,0 +1,74 @@
+//! The error type of every store operation.
+
+use std::io;
+use std::path::PathBuf;
+
+/// What went wrong in a store operation.
+///
+/// None of them is a panic, whatever the folder holds.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file of the store itself (`master_key`, a `name` file) failed.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// `master_key` exists but is shorter than 32 bytes.
+    #[error(
+        "{} holds {len} bytes, not a 32-byte master key; refusing to replace it",
+        .path.display()
+    )]
+    MasterKeyCorrupt {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+    },
+    /// The operating system's random generator failed.
+    #[error("no random source: {0}")]
+    Random(String),
+    /// A core's `name` file names a core whose key is not the one stored in that folder
+    /// (JS: "Stored an incorrect name.").
+    #[error("the name stored for core {discovery_key} derives another key")]
+    NameMismatch {
+        /// Hex of the discovery key of the folder.
+        discovery_key: String,
+    },
+    /// A core's `name` file is larger than any name this store writes.
+    #[error("the name file of core {discovery_key} is {len} bytes, too large for a name")]
+    NameFileTooLarge {
+        /// Hex of the discovery key of the folder.
+        discovery_key: String,
+        /// Its length.
+        len: u64,
+    },
+    /// A core's `key` file holds a key whose discovery key is not its folder's.
+    #[error("the key stored for core {discovery_key} belongs to another folder")]
+    MisplacedKey {
+        /// Hex of the discovery key of the folder.
+        discovery_key: String,
+    },
+    /// A name or namespace was empty (JS would silently pick a random one).
+    #[error("empty core name or namespace")]
+    EmptyName,
+    /// The store was closed.
+    #[error("the corestore is closed")]
+    Closed,
+    /// Opening or creating one core failed.
+    #[error("core {discovery_key}: {source}")]
+    Feed {
+        /// Hex of the core's discovery key.
+        discovery_key: String,
+        /// The cause.
+        #[source]
+        source: hypercore::Error,
+    },
+}
+
+/// Result of a store operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

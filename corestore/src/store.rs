@@ -1,0 +1,336 @@
+//! [`Corestore`]: the loaded cores of one store, shared by its namespaces.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use hypercore::{Feed, KeyPair, PublicKey};
+
+use crate::backend::{Backend, BoxStorage};
+use crate::derive::derive_key_pair;
+use crate::error::{Error, Result};
+use crate::master_key::{self, MasterKey};
+
+/// A loaded core, shared between the store and everyone who asked for it.
+///
+/// A std [`Mutex`], not an async one: every [`Feed`] method is synchronous and short (a few
+/// positional reads or writes), so callers lock, work and unlock; async code must not hold the
+/// guard across an `.await`.
+pub type SharedFeed = Arc<Mutex<Feed<BoxStorage>>>;
+
+/// The name of a root store, used by [`Corestore::default_feed`] (JS: `opts.name || 'default'`).
+const DEFAULT_NAME: &str = "default";
+/// Joins a namespace to its parent's name (JS: `NAMESPACE_SEPERATOR`).
+const NAMESPACE_SEPARATOR: &str = ":";
+
+/// A store of many hypercores in one folder (or in memory), byte-compatible with Node's
+/// `corestore@5`.
+///
+/// A `Corestore` is a view: the root view from [`Corestore::open`], or a namespace view from
+/// [`Corestore::namespace`]. All views of a store share one table of loaded cores, so asking
+/// twice for a core, from any view or thread, returns the same [`SharedFeed`]. A view only
+/// changes which name [`Corestore::default_feed`] derives and what [`Corestore::list`] shows.
+pub struct Corestore {
+    shared: Arc<Shared>,
+    name: String,
+    namespaced: bool,
+    /// Discovery keys of the cores asked for through this view (JS `_openedCores`). Only keys:
+    /// the handles live in the shared table, so closing the store releases them all.
+    opened: Mutex<BTreeSet<[u8; 32]>>,
+}
+
+/// What all views of one store share.
+struct Shared {
+    master_key: MasterKey,
+    /// The folder, for a store on disk.
+    root: Option<PathBuf>,
+    state: Mutex<State>,
+}
+
+struct State {
+    backend: Backend,
+    /// Loaded cores by discovery key; `None` once the root view closed the store.
+    cores: Option<HashMap<[u8; 32], SharedFeed>>,
+}
+
+impl fmt::Debug for Corestore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Corestore")
+            .field("name", &self.name)
+            .field("root", &self.shared.root)
+            .field("master_key", &self.shared.master_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Corestore {
+    /// Opens the store in folder `dir`, creating the folder and its `master_key` on first use.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        let master_key = master_key::load_or_create(&dir)?;
+        Ok(Self::with_backend(Backend::Dir(dir), master_key))
+    }
+
+    /// Opens the store in `dir` with a master key given by the caller; no `master_key` file is
+    /// read or written (JS `opts.masterKey`).
+    pub fn open_with_master_key(dir: impl Into<PathBuf>, master_key: MasterKey) -> Self {
+        Self::with_backend(Backend::Dir(dir.into()), master_key)
+    }
+
+    /// A store in memory with a random master key; everything is gone when it closes.
+    pub fn in_memory() -> Result<Self> {
+        Ok(Self::in_memory_with_master_key(MasterKey::generate()?))
+    }
+
+    /// A store in memory that derives keys from `master_key`.
+    pub fn in_memory_with_master_key(master_key: MasterKey) -> Self {
+        Self::with_backend(Backend::Memory(HashMap::new()), master_key)
+    }
+
+    fn with_backend(backend: Backend, master_key: MasterKey) -> Self {
+        Corestore {
+            shared: Arc::new(Shared {
+                master_key,
+                root: backend.root().map(Path::to_path_buf),
+                state: Mutex::new(State {
+                    backend,
+                    cores: Some(HashMap::new()),
+                }),
+            }),
+            name: DEFAULT_NAME.to_owned(),
+            namespaced: false,
+            opened: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// The folder, for a store on disk.
+    pub fn path(&self) -> Option<&Path> {
+        self.shared.root.as_deref()
+    }
+
+    /// The name [`Corestore::default_feed`] derives: `"default"` for the root view, the
+    /// namespace path (`"a:b"`) for a namespace view.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A view whose default feed is named `namespace`, or `"<this name>:<namespace>"` when
+    /// this view is itself a namespace. The view shares this store's cores.
+    pub fn namespace(&self, namespace: &str) -> Result<Corestore> {
+        if namespace.is_empty() {
+            return Err(Error::EmptyName);
+        }
+        let name = if self.namespaced {
+            format!("{}{NAMESPACE_SEPARATOR}{namespace}", self.name)
+        } else {
+            namespace.to_owned()
+        };
+        Ok(Corestore {
+            shared: Arc::clone(&self.shared),
+            name,
+            namespaced: true,
+            opened: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    /// The key pair of the core named `name` (what [`Corestore::get_by_name`] opens).
+    pub fn derive_key_pair(&self, name: &[u8]) -> KeyPair {
+        derive_key_pair(&self.shared.master_key, name)
+    }
+
+    /// The writable core named after this view ([`Corestore::name`]).
+    pub fn default_feed(&self) -> Result<SharedFeed> {
+        self.get_by_name(self.name.as_bytes())
+    }
+
+    /// The writable core named `name`, created if missing.
+    ///
+    /// Names are not prefixed by the view's namespace (as in JS: only the default feed is).
+    pub fn get_by_name(&self, name: impl AsRef<[u8]>) -> Result<SharedFeed> {
+        let name = name.as_ref();
+        if name.is_empty() {
+            return Err(Error::EmptyName);
+        }
+        let key_pair = self.derive_key_pair(name);
+        let dk = key_pair.public.discovery_key();
+        self.load(dk, |backend| {
+            match backend.stored_name(&dk)? {
+                Some(stored) if stored == name => {}
+                Some(stored) => {
+                    // JS derives from the stored name and checks the folder; a different name
+                    // cannot derive this folder's key.
+                    if self.derive_key_pair(&stored).public.discovery_key() != dk {
+                        return Err(name_mismatch(&dk));
+                    }
+                }
+                // New core, or one first opened by key (a key file without a name): record
+                // the name so both implementations find the core writable from now on. JS
+                // would open the second case read-only and never write the name.
+                None => backend.store_name(&dk, name)?,
+            }
+            open_feed(
+                Feed::builder(backend.storage(&dk))
+                    .key_pair(key_pair)
+                    .store_secret_key(false),
+                &dk,
+            )
+        })
+    }
+
+    /// The core with public key `key`: writable when its folder names the core (so its secret
+    /// derives from the master key) or holds its secret key, read-only otherwise. A core not
+    /// stored yet is created empty and read-only, to be filled by replication.
+    pub fn get_by_key(&self, key: &PublicKey) -> Result<SharedFeed> {
+        let dk = key.discovery_key();
+        self.load(dk, |backend| self.open_stored(backend, &dk, *key))
+    }
+
+    /// The stored core with discovery key `discovery_key`, or `None` when this store holds no
+    /// such core (how a replicating peer's request is answered).
+    pub fn get_by_discovery_key(&self, discovery_key: &[u8; 32]) -> Result<Option<SharedFeed>> {
+        let dk = *discovery_key;
+        if let Some(feed) = self.cached(&dk)? {
+            return Ok(Some(feed));
+        }
+        let stored = lock(&self.shared.state).backend.stored_key(&dk)?;
+        let Some(key) = stored else {
+            return Ok(None);
+        };
+        if key.discovery_key() != dk {
+            return Err(Error::MisplacedKey {
+                discovery_key: hex::encode(dk),
+            });
+        }
+        self.load(dk, |backend| self.open_stored(backend, &dk, key))
+            .map(Some)
+    }
+
+    /// Opens a core by its folder: derive from a stored name, else the key (and any stored
+    /// secret key).
+    fn open_stored(
+        &self,
+        backend: &mut Backend,
+        dk: &[u8; 32],
+        key: PublicKey,
+    ) -> Result<Feed<BoxStorage>> {
+        if let Some(name) = backend.stored_name(dk)? {
+            let key_pair = self.derive_key_pair(&name);
+            if key_pair.public.discovery_key() != *dk {
+                return Err(name_mismatch(dk));
+            }
+            return open_feed(
+                Feed::builder(backend.storage(dk))
+                    .key_pair(key_pair)
+                    .store_secret_key(false),
+                dk,
+            );
+        }
+        open_feed(Feed::builder(backend.storage(dk)).key(key), dk)
+    }
+
+    /// The loaded core, or the one `open` makes, registered in the shared table and this view.
+    ///
+    /// The table stays locked while a core opens, so two threads asking for one core never
+    /// open its files twice (the second open would fail on the `bitfield` lock).
+    fn load(
+        &self,
+        dk: [u8; 32],
+        open: impl FnOnce(&mut Backend) -> Result<Feed<BoxStorage>>,
+    ) -> Result<SharedFeed> {
+        let feed = {
+            let mut state = lock(&self.shared.state);
+            let State { backend, cores } = &mut *state;
+            let cores = cores.as_mut().ok_or(Error::Closed)?;
+            match cores.get(&dk) {
+                Some(feed) => Arc::clone(feed),
+                None => {
+                    let feed = Arc::new(Mutex::new(open(backend)?));
+                    cores.insert(dk, Arc::clone(&feed));
+                    feed
+                }
+            }
+        };
+        lock(&self.opened).insert(dk);
+        Ok(feed)
+    }
+
+    fn cached(&self, dk: &[u8; 32]) -> Result<Option<SharedFeed>> {
+        let state = lock(&self.shared.state);
+        let cores = state.cores.as_ref().ok_or(Error::Closed)?;
+        let feed = cores.get(dk).map(Arc::clone);
+        drop(state);
+        if feed.is_some() {
+            lock(&self.opened).insert(*dk);
+        }
+        Ok(feed)
+    }
+
+    /// Whether any view of the store has the core with this discovery key loaded.
+    pub fn is_loaded(&self, discovery_key: &[u8; 32]) -> bool {
+        lock(&self.shared.state)
+            .cores
+            .as_ref()
+            .is_some_and(|cores| cores.contains_key(discovery_key))
+    }
+
+    /// The loaded cores asked for through this view, ordered by discovery key (JS `list()`).
+    pub fn list(&self) -> Vec<([u8; 32], SharedFeed)> {
+        let opened = lock(&self.opened).clone();
+        let state = lock(&self.shared.state);
+        let Some(cores) = state.cores.as_ref() else {
+            return Vec::new();
+        };
+        opened
+            .into_iter()
+            .filter_map(|dk| cores.get(&dk).map(|feed| (dk, Arc::clone(feed))))
+            .collect()
+    }
+
+    /// Closes the view. The root view closes the store: it flushes every loaded core and
+    /// forgets them, and every view's later `get*` fails with [`Error::Closed`]. A namespace
+    /// view only forgets its own list.
+    ///
+    /// Handles given out earlier keep working; a core's files close when its last handle is
+    /// dropped, so drop them before reopening the folder in another store.
+    pub fn close(&self) -> Result<()> {
+        lock(&self.opened).clear();
+        if self.namespaced {
+            return Ok(());
+        }
+        let cores = lock(&self.shared.state).cores.take();
+        let mut first_error = None;
+        for (dk, feed) in cores.into_iter().flatten() {
+            if let Err(source) = lock(&feed).flush() {
+                tracing::warn!(discovery_key = %hex::encode(dk), %source, "flush on close failed");
+                first_error.get_or_insert(Error::Feed {
+                    discovery_key: hex::encode(dk),
+                    source,
+                });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn open_feed(
+    builder: hypercore::FeedBuilder<BoxStorage>,
+    dk: &[u8; 32],
+) -> Result<Feed<BoxStorage>> {
+    builder.open().map_err(|source| Error::Feed {
+        discovery_key: hex::encode(dk),
+        source,
+    })
+}
+
+fn name_mismatch(dk: &[u8; 32]) -> Error {
+    Error::NameMismatch {
+        discovery_key: hex::encode(dk),
+    }
+}
+
+/// Locks, taking over a lock a panicking thread left behind: the table only ever holds fully
+/// opened cores, and a feed's own writes leave its files recoverable like a crash would.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
