@@ -27,10 +27,47 @@
 //!   two-generation record store with Node's limits and lifetimes.
 //! * [`udp`]: tokio glue running a [`Node`] over one UDP socket, with a
 //!   bootstrap mode (`bootstrap: []`, persistent).
+//! * [`Swarm`] (hyperswarm 2): `join(topic, {announce, lookup})` (returns
+//!   after the first DHT cycle, like Node's `onjoin`), `leave(topic)`
+//!   (unannounces), [`Swarm::next_connection`] yielding [`Connection`]s (a
+//!   TCP byte stream plus whether we dialled, the peer's address and the
+//!   topic), a bootstrap list (empty = isolated), max peers (24; extra
+//!   incoming sockets are closed at once), and a shutdown that unannounces.
+//!   TCP listens on the DHT's UDP port number; announce/lookup cycles run at
+//!   once and then every 5–10 min. Checked against Node hyperswarm 2.15.3
+//!   both ways (`tests/swarm_interop.rs`).
+//! * [`peer_queue`]: hyperswarm's dial queue, sans-IO: `host:port@topic`
+//!   keys, priorities 3 (LAN) / 2 / 1 (behind our own public IP, one
+//!   attempt), shuffled within a level, backoff 1 s / 5 s / 15 s on bulk
+//!   timers at priorities 5 / 4 / 1 (0 if never connected), forgetting after
+//!   7.5 s, bans.
+//! * [`dedup`]: the double-connection rule as a pure function and a table
+//!   (smaller Noise static key's dial survives; TCP beats uTP; self
+//!   connections), exposed on the swarm as [`Swarm::deduplicate`] for the
+//!   Noise layer to call after its handshake.
+//! * [`mdns`], [`lan`]: the multicast DNS packets of @hyperswarm/discovery
+//!   (byte-exact with multicast-dns/dns-packet, `tests/mdns.rs`) and a
+//!   sans-IO announcer/responder (queries every 30–60 s, answers SRV + TXT
+//!   id + referrer A, ignores its own id).
 //!
 //! # What does not (yet)
-//! * The hyperswarm layer: the swarm API (join/leave, connection queue,
-//!   dedup), TCP/uTP connections, LAN discovery over multicast DNS.
+//! * uTP. hyperswarm 2 dials uTP (libutp, BEP 29) after a holepunch, on the
+//!   socket the DHT uses. Crates found (cargo info; `cargo search` is not
+//!   served by this registry mirror): `utp` 0.7 (rust-utp, unmaintained),
+//!   `tokio-utp` 0.3 (unmaintained), `libutp-rs` 1.0 (C bindings),
+//!   `utp-rs` 0.1.0-alpha (ethereum/utp, Portal network), and
+//!   `librqbit-utp` 0.7, which is maintained, implements BEP 29 and takes a
+//!   custom transport (so it could share the DHT socket) but is unverified
+//!   against libutp and not integrated here. What works is TCP, plus the
+//!   DHT's `_holepunch` relay for Node peers; our dialer does not
+//!   holepunch (nothing would follow it). Node peers dialling us race TCP
+//!   against uTP; TCP wins, and their uTP packets to our DHT socket are
+//!   dropped as undecodable.
+//! * The mDNS socket glue (joining 224.0.0.251:5353 and driving [`lan`])
+//!   and wiring LAN peers into the swarm's queue; so no LAN discovery
+//!   without a DHT yet.
+//! * The swarm does not close connections it handed out: at shutdown or
+//!   when a dedup names a duplicate, closing is the caller's job.
 //! * `mutable-store` / `immutable-store`: answered with
 //!   `"Unsupported command"` (Node stores them; hyperswarm does not use them).
 //! * Adaptive ephemeral → persistent switching (`holepunchable()` tally);
@@ -45,26 +82,43 @@
 //!   throws and crashes the process); a local address that is not 6 bytes is
 //!   ignored.
 //! * Memory is bounded: at most 4096 requests in flight and 4096 queued, 16
-//!   concurrent eviction ping chains, 4096 uncollected datagrams/events.
+//!   concurrent eviction ping chains, 4096 uncollected datagrams/events, and
+//!   16 384 peers remembered by the dial queue.
+//! * The swarm dials up to 4 queued peers at once (Node wakes its queue one
+//!   dial at a time); a queued peer whose topic was left is forgotten (Node
+//!   leaves it marked active forever, so a re-join could never dial it).
+//! * A DHT cycle reports its peers when the walk ends (Node streams them per
+//!   reply).
+//! * An mDNS SRV target that is neither `0.0.0.0` nor an IPv4 address is
+//!   ignored (Node would resolve the host name).
 
 #![deny(missing_docs)]
 
 pub mod addr;
+pub mod connection;
+pub mod dedup;
 pub mod error;
+pub mod lan;
+pub mod mdns;
 pub mod message;
 pub mod node;
 mod pb;
+pub mod peer_queue;
 pub mod peers_value;
 pub mod query;
 pub mod records;
 pub mod routing;
+pub mod swarm;
 pub mod token;
 pub mod udp;
 
 pub use addr::{NodeAddr, NodeId};
+pub use connection::{Connection, ConnectionId, ConnectionInfo};
+pub use dedup::{Transport, Verdict};
 pub use error::{DecodeError, RpcError};
 pub use message::{Holepunch, Message, MessageType};
 pub use node::{Config, Event, Node, OpId, Reply, Transmit};
 pub use peers_value::{FoundPeers, PeersInput, PeersOutput};
 pub use query::{QueryId, QueryStats};
+pub use swarm::{JoinOptions, Swarm, SwarmConfig, SwarmError, SwarmStats};
 pub use udp::{Dht, QueryOutput};

@@ -1,0 +1,775 @@
+//! The hyperswarm 2 swarm: topics joined over the DHT, a dial queue, and TCP
+//! connections on the port number the DHT's UDP socket uses.
+//!
+//! One task owns the TCP listener, the [`PeerQueue`] and the connection
+//! counts; one task per joined topic runs the DHT announce or lookup cycle
+//! (at once, then every 5–10 min, as @hyperswarm/discovery) and reports the
+//! peers it finds; one short task per dial. Connections are plain TCP byte
+//! streams: the Noise session runs on top of them, elsewhere.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use thiserror::Error;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::addr::NodeId;
+use crate::connection::{CloseGuard, Connection, ConnectionId, ConnectionInfo};
+use crate::dedup::{ConnectionSide, Decision, Deduplicator, Transport};
+use crate::node::Config;
+use crate::peer_queue::{Peer, PeerId, PeerQueue, QueueConfig};
+use crate::peers_value::FoundPeers;
+use crate::udp::{Dht, QueryOutput};
+
+/// hyperswarm 2's default cap on connections (incoming + outgoing).
+pub const MAX_PEERS: usize = 24;
+/// @hyperswarm/network's dial timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest wait between two DHT cycles of a topic (5 min + random 5 min).
+pub const DHT_INTERVAL: Duration = Duration::from_secs(300);
+/// Dials in flight at once (Node dials from the queue one at a time per
+/// wake-up; a few in parallel keeps dead peers from stalling the queue).
+const MAX_DIALS: usize = 4;
+/// Ports tried when binding (Node: the preferred port, +1, +2, then 4 random).
+const BIND_TRIES: usize = 7;
+
+/// How a [`Swarm`] is set up.
+#[derive(Clone, Debug)]
+pub struct SwarmConfig {
+    /// Address for the TCP listener and the DHT's UDP socket; port 0 picks
+    /// one (the same number for both). Node binds 0.0.0.0.
+    pub bind: SocketAddrV4,
+    /// DHT bootstrap nodes; empty = an isolated DHT of our own.
+    pub bootstrap: Vec<SocketAddrV4>,
+    /// Cap on connections, incoming and outgoing together.
+    pub max_peers: usize,
+    /// Start the DHT node ephemeral (hyperswarm's default).
+    pub ephemeral: bool,
+    /// Announce this LAN address (with our port) alongside the public one
+    /// (Node's `announceLocalAddress`, off by default).
+    pub announce_local_address: Option<Ipv4Addr>,
+    /// Seeds every random choice (DHT, queue, timers); random when `None`.
+    pub seed: Option<u64>,
+    /// Dial queue timings.
+    pub queue: QueueConfig,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        SwarmConfig {
+            bind: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            bootstrap: Vec::new(),
+            max_peers: MAX_PEERS,
+            ephemeral: true,
+            announce_local_address: None,
+            seed: None,
+            queue: QueueConfig::default(),
+        }
+    }
+}
+
+/// How to join a topic (hyperswarm default: lookup only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JoinOptions {
+    /// Announce ourselves under the topic.
+    pub announce: bool,
+    /// Look peers up and dial them.
+    pub lookup: bool,
+}
+
+impl Default for JoinOptions {
+    fn default() -> Self {
+        JoinOptions {
+            announce: false,
+            lookup: true,
+        }
+    }
+}
+
+/// Why a swarm call failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SwarmError {
+    /// Neither announce nor lookup was asked for.
+    #[error("join options must enable lookup, announce or both, but not neither")]
+    JoinOptions,
+    /// The swarm has shut down.
+    #[error("swarm has been destroyed")]
+    Closed,
+    /// Binding the sockets failed.
+    #[error("bind failed: {0}")]
+    Io(#[from] io::Error),
+    /// The connection is not (or no longer) open.
+    #[error("unknown connection")]
+    UnknownConnection,
+}
+
+/// Counters of a swarm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwarmStats {
+    /// Connections and dials in flight, both directions.
+    pub peers: usize,
+    /// Outgoing connections and dials in flight.
+    pub client: usize,
+    /// Incoming connections.
+    pub server: usize,
+    /// Peers waiting in the dial queue.
+    pub queued: usize,
+    /// Joined topics.
+    pub topics: usize,
+}
+
+enum Cmd {
+    Join([u8; 32], JoinOptions, oneshot::Sender<()>),
+    Leave([u8; 32], oneshot::Sender<()>),
+    Dedup {
+        conn: ConnectionId,
+        local: [u8; 32],
+        remote: [u8; 32],
+        reply: oneshot::Sender<Result<Decision<ConnectionId>, SwarmError>>,
+    },
+    Stats(oneshot::Sender<SwarmStats>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A hyperswarm 2 swarm.
+#[derive(Debug)]
+pub struct Swarm {
+    cmd: mpsc::Sender<Cmd>,
+    conns: mpsc::UnboundedReceiver<Connection>,
+    dht: Arc<Dht>,
+    local_addr: SocketAddrV4,
+    task: JoinHandle<()>,
+}
+
+impl Swarm {
+    /// Binds TCP and the DHT's UDP socket on one port number and starts.
+    pub async fn bind(config: SwarmConfig) -> Result<Swarm, SwarmError> {
+        let (listener, dht) = bind_both(&config).await?;
+        let local_addr = dht.local_addr();
+        let dht = Arc::new(dht);
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (conns_tx, conns_rx) = mpsc::unbounded_channel();
+        let core = Core::new(config, listener, dht.clone(), conns_tx);
+        let task = tokio::spawn(core.run(cmd_rx));
+        Ok(Swarm {
+            cmd: cmd_tx,
+            conns: conns_rx,
+            dht,
+            local_addr,
+            task,
+        })
+    }
+
+    /// The shared TCP/UDP address.
+    pub fn local_addr(&self) -> SocketAddrV4 {
+        self.local_addr
+    }
+
+    /// The DHT node under the swarm.
+    pub fn dht(&self) -> &Dht {
+        &self.dht
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, SwarmError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(make(tx))
+            .await
+            .map_err(|_| SwarmError::Closed)?;
+        rx.await.map_err(|_| SwarmError::Closed)
+    }
+
+    /// Joins `topic` (re-joining replaces the earlier options). Returns once
+    /// the first DHT cycle finished and the peers it found are queued (Node's
+    /// `join(topic, opts, onjoin)` callback); a failed cycle (no bootstrap
+    /// node reachable) returns too and is retried with the next cycle.
+    pub async fn join(&self, topic: [u8; 32], opts: JoinOptions) -> Result<(), SwarmError> {
+        if !opts.announce && !opts.lookup {
+            return Err(SwarmError::JoinOptions);
+        }
+        self.call(|r| Cmd::Join(topic, opts, r)).await
+    }
+
+    /// Leaves `topic`: stops its cycle and, if it announced, unannounces.
+    /// Returns when the unannounce finished. Open connections stay open;
+    /// queued peers of the topic are not dialled.
+    pub async fn leave(&self, topic: [u8; 32]) -> Result<(), SwarmError> {
+        self.call(|r| Cmd::Leave(topic, r)).await
+    }
+
+    /// The next connection, incoming or outgoing; `None` once shut down.
+    pub async fn next_connection(&mut self) -> Option<Connection> {
+        self.conns.recv().await
+    }
+
+    /// Applies hyperswarm's dedup rule to connection `conn` once its Noise
+    /// handshake gave the two static keys. The decision names the duplicate
+    /// to close (it may be an earlier connection); a duplicate we dialled is
+    /// not re-dialled until the surviving connection closes.
+    pub async fn deduplicate(
+        &self,
+        conn: ConnectionId,
+        local: [u8; 32],
+        remote: [u8; 32],
+    ) -> Result<Decision<ConnectionId>, SwarmError> {
+        self.call(|reply| Cmd::Dedup {
+            conn,
+            local,
+            remote,
+            reply,
+        })
+        .await?
+    }
+
+    /// Counters.
+    pub async fn stats(&self) -> Result<SwarmStats, SwarmError> {
+        self.call(Cmd::Stats).await
+    }
+
+    /// Unannounces every announced topic, closes the listener and the DHT.
+    /// Connections already handed out stay open until dropped.
+    pub async fn shutdown(self) {
+        let Swarm { cmd, dht, task, .. } = self;
+        drop(dht);
+        let (tx, rx) = oneshot::channel();
+        if cmd.send(Cmd::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let _ = task.await;
+    }
+}
+
+async fn bind_both(config: &SwarmConfig) -> Result<(TcpListener, Dht), SwarmError> {
+    let dht_config = Config {
+        ephemeral: config.ephemeral,
+        bootstrap: config.bootstrap.clone(),
+        seed: config.seed,
+        ..Config::default()
+    };
+    let mut last = io::Error::other("no port tried");
+    for i in 0..BIND_TRIES {
+        let preferred = config.bind.port();
+        let port = match (preferred, i) {
+            (0, _) | (_, 3..) => 0,
+            (p, i) => p.saturating_add(i as u16),
+        };
+        let listener = match TcpListener::bind(SocketAddrV4::new(*config.bind.ip(), port)).await {
+            Ok(l) => l,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        let port = listener.local_addr()?.port();
+        match Dht::bind(
+            SocketAddrV4::new(*config.bind.ip(), port),
+            dht_config.clone(),
+        )
+        .await
+        {
+            Ok(dht) => return Ok((listener, dht)),
+            Err(e) => last = e,
+        }
+    }
+    Err(SwarmError::Io(last))
+}
+
+/// Peers found by one DHT cycle of a topic.
+struct Found {
+    topic: [u8; 32],
+    peers: Vec<Peer>,
+    /// Set after the first cycle: answered once the peers are queued.
+    first_cycle: Option<oneshot::Sender<()>>,
+}
+
+struct DialDone {
+    peer: PeerId,
+    addr: SocketAddrV4,
+    result: io::Result<TcpStream>,
+}
+
+struct TopicState {
+    opts: JoinOptions,
+    task: JoinHandle<()>,
+}
+
+struct OpenConn {
+    /// The queue entry, for connections we dialled.
+    peer: Option<PeerId>,
+    side: ConnectionSide,
+}
+
+struct Core {
+    dht: Arc<Dht>,
+    listener: TcpListener,
+    queue: PeerQueue,
+    topics: HashMap<[u8; 32], TopicState>,
+    conns_tx: mpsc::UnboundedSender<Connection>,
+    closed_tx: mpsc::UnboundedSender<ConnectionId>,
+    closed_rx: mpsc::UnboundedReceiver<ConnectionId>,
+    found_tx: mpsc::Sender<Found>,
+    found_rx: mpsc::Receiver<Found>,
+    dial_tx: mpsc::UnboundedSender<DialDone>,
+    dial_rx: mpsc::UnboundedReceiver<DialDone>,
+    open: HashMap<ConnectionId, OpenConn>,
+    dedup: Deduplicator<ConnectionId>,
+    /// Banned duplicates we dialled, re-added when their survivor closes.
+    banned_dups: Vec<(ConnectionId, PeerId)>,
+    local: Option<SocketAddrV4>,
+    max_peers: usize,
+    peers: usize,
+    client: usize,
+    dialing: usize,
+    next_conn: u64,
+    rng: StdRng,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Core {
+    fn new(
+        config: SwarmConfig,
+        listener: TcpListener,
+        dht: Arc<Dht>,
+        conns_tx: mpsc::UnboundedSender<Connection>,
+    ) -> Core {
+        let mut rng = match config.seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => StdRng::from_entropy(),
+        };
+        let queue_config = QueueConfig {
+            seed: Some(config.queue.seed.unwrap_or_else(|| rng.r#gen())),
+            ..config.queue
+        };
+        let (closed_tx, closed_rx) = mpsc::unbounded_channel();
+        let (found_tx, found_rx) = mpsc::channel(64);
+        let (dial_tx, dial_rx) = mpsc::unbounded_channel();
+        let local = config
+            .announce_local_address
+            .map(|ip| SocketAddrV4::new(ip, dht.local_addr().port()));
+        Core {
+            dht,
+            listener,
+            queue: PeerQueue::new(queue_config),
+            topics: HashMap::new(),
+            conns_tx,
+            closed_tx,
+            closed_rx,
+            found_tx,
+            found_rx,
+            dial_tx,
+            dial_rx,
+            open: HashMap::new(),
+            dedup: Deduplicator::default(),
+            banned_dups: Vec::new(),
+            local,
+            max_peers: config.max_peers,
+            peers: 0,
+            client: 0,
+            dialing: 0,
+            next_conn: 0,
+            rng,
+        }
+    }
+
+    async fn run(mut self, mut cmd_rx: mpsc::Receiver<Cmd>) {
+        let done = loop {
+            self.drain();
+            let timer = self
+                .queue
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            // biased: a close or a finished dial is handled before a command
+            // sent after it, so counters read by `stats` are current
+            let step = tokio::select! {
+                biased;
+                Some(id) = self.closed_rx.recv() => Step::Closed(id),
+                Some(d) = self.dial_rx.recv() => Step::Dialled(d),
+                Some(f) = self.found_rx.recv() => Step::Found(f),
+                cmd = cmd_rx.recv() => Step::Cmd(cmd),
+                _ = sleep_until(timer), if timer.is_some() => Step::Timer,
+                r = self.listener.accept() => Step::Accept(r),
+            };
+            match step {
+                Step::Cmd(None) => break None,
+                Step::Cmd(Some(Cmd::Shutdown(reply))) => break Some(reply),
+                Step::Cmd(Some(c)) => self.command(c),
+                Step::Accept(Ok((stream, addr))) => self.incoming(stream, addr),
+                Step::Accept(Err(e)) => tracing::debug!(error = %e, "accept failed"),
+                Step::Found(f) => self.found(f),
+                Step::Dialled(d) => self.dialled(d),
+                Step::Closed(id) => self.closed(id),
+                Step::Timer => self.queue.handle_timeout(now()),
+            }
+        };
+        self.shutdown().await;
+        if let Some(reply) = done {
+            let _ = reply.send(());
+        }
+    }
+
+    fn command(&mut self, c: Cmd) {
+        match c {
+            Cmd::Join(topic, opts, reply) => {
+                self.stop_topic(&topic);
+                let task = tokio::spawn(topic_cycle(
+                    self.dht.clone(),
+                    topic,
+                    opts,
+                    self.local,
+                    self.found_tx.clone(),
+                    self.rng.r#gen(),
+                    reply,
+                ));
+                self.topics.insert(topic, TopicState { opts, task });
+            }
+            Cmd::Leave(topic, reply) => {
+                let announced = self.stop_topic(&topic);
+                let dht = self.dht.clone();
+                let local = self.local;
+                tokio::spawn(async move {
+                    if announced {
+                        unannounce(&dht, topic, local).await;
+                    }
+                    let _ = reply.send(());
+                });
+            }
+            Cmd::Dedup {
+                conn,
+                local,
+                remote,
+                reply,
+            } => {
+                let _ = reply.send(self.deduplicate(conn, &local, &remote));
+            }
+            Cmd::Stats(reply) => {
+                let _ = reply.send(SwarmStats {
+                    peers: self.peers,
+                    client: self.client,
+                    server: self.peers - self.client,
+                    queued: self.queue.len(),
+                    topics: self.topics.len(),
+                });
+            }
+            Cmd::Shutdown(_) => {}
+        }
+    }
+
+    /// Stops a topic's cycle; returns whether it was announcing.
+    fn stop_topic(&mut self, topic: &[u8; 32]) -> bool {
+        match self.topics.remove(topic) {
+            Some(t) => {
+                t.task.abort();
+                t.opts.announce
+            }
+            None => false,
+        }
+    }
+
+    fn found(&mut self, f: Found) {
+        // a cycle that raced a leave or a re-join without lookup adds nothing
+        if self.topics.get(&f.topic).is_some_and(|t| t.opts.lookup) {
+            for p in f.peers {
+                self.queue.add(p);
+            }
+        }
+        if let Some(tx) = f.first_cycle {
+            let _ = tx.send(());
+        }
+    }
+
+    fn drain(&mut self) {
+        while self.peers < self.max_peers && self.dialing < MAX_DIALS {
+            let Some((id, peer)) = self.queue.shift() else {
+                return;
+            };
+            if let Some(t) = peer.topic
+                && !self.topics.contains_key(&t)
+            {
+                // Node leaves such an entry active forever, so a re-join
+                // could never dial it again; forget it instead
+                self.queue.remove(id);
+                continue;
+            }
+            self.peers += 1;
+            self.client += 1;
+            self.dialing += 1;
+            let tx = self.dial_tx.clone();
+            let addr = peer.addr;
+            tokio::spawn(async move {
+                let result =
+                    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+                        Ok(Ok(s)) => s.set_nodelay(true).map(|()| s),
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "Timeout")),
+                    };
+                let _ = tx.send(DialDone {
+                    peer: id,
+                    addr,
+                    result,
+                });
+            });
+        }
+    }
+
+    fn next_id(&mut self) -> ConnectionId {
+        self.next_conn += 1;
+        ConnectionId(self.next_conn)
+    }
+
+    fn dialled(&mut self, d: DialDone) {
+        self.dialing -= 1;
+        match d.result {
+            Ok(stream) => {
+                self.queue.connected(d.peer, true);
+                let peer = self.queue.peer(d.peer);
+                let id = self.next_id();
+                let info = ConnectionInfo {
+                    id,
+                    initiator: true,
+                    peer: SocketAddr::V4(d.addr),
+                    topic: peer.and_then(|p| p.topic),
+                    local: peer.is_some_and(|p| p.local),
+                    transport: Transport::Tcp,
+                };
+                self.hand_out(stream, info, Some(d.peer));
+            }
+            Err(e) => {
+                tracing::debug!(peer = %d.addr, error = %e, "dial failed");
+                self.peers -= 1;
+                self.client -= 1;
+                self.queue.requeue(d.peer, now());
+            }
+        }
+    }
+
+    fn incoming(&mut self, stream: TcpStream, addr: SocketAddr) {
+        if self.peers >= self.max_peers {
+            // Node's listener at maxConnections closes new sockets at once
+            return;
+        }
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "set_nodelay failed");
+        }
+        self.peers += 1;
+        let id = self.next_id();
+        let info = ConnectionInfo {
+            id,
+            initiator: false,
+            peer: addr,
+            topic: None,
+            local: false,
+            transport: Transport::Tcp,
+        };
+        self.hand_out(stream, info, None);
+    }
+
+    fn hand_out(&mut self, stream: TcpStream, info: ConnectionInfo, peer: Option<PeerId>) {
+        let side = ConnectionSide {
+            initiator: info.initiator,
+            transport: info.transport,
+        };
+        self.open.insert(info.id, OpenConn { peer, side });
+        let guard = CloseGuard::new(info.id, self.closed_tx.clone());
+        // if nobody listens the connection drops and its guard frees the slot
+        let _ = self.conns_tx.send(Connection::new(stream, info, guard));
+    }
+
+    fn closed(&mut self, id: ConnectionId) {
+        let Some(c) = self.open.remove(&id) else {
+            return;
+        };
+        self.peers -= 1;
+        if let Some(p) = c.peer {
+            self.client -= 1;
+            self.queue.requeue(p, now());
+        }
+        self.dedup.remove(id);
+        let mut readd = Vec::new();
+        self.banned_dups.retain(|(survivor, dup)| {
+            if *survivor == id {
+                readd.push(*dup);
+                false
+            } else {
+                true
+            }
+        });
+        for p in readd {
+            self.queue.readd(p);
+        }
+    }
+
+    fn deduplicate(
+        &mut self,
+        conn: ConnectionId,
+        local: &[u8; 32],
+        remote: &[u8; 32],
+    ) -> Result<Decision<ConnectionId>, SwarmError> {
+        let side = self
+            .open
+            .get(&conn)
+            .map(|c| c.side)
+            .ok_or(SwarmError::UnknownConnection)?;
+        let d = self.dedup.add(local, remote, conn, side);
+        if let Some(dup) = d.duplicate {
+            let dup_peer = self.open.get(&dup).and_then(|c| c.peer);
+            // hyperswarm bans only a duplicate it dialled, until the
+            // survivor closes
+            if let Some(p) = dup_peer {
+                self.queue.ban(p);
+                if let Some(s) = d.survivor {
+                    self.banned_dups.push((s, p));
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    async fn shutdown(mut self) {
+        let mut announced = Vec::new();
+        for (topic, t) in self.topics.drain() {
+            t.task.abort();
+            if t.opts.announce {
+                announced.push(topic);
+            }
+            // an aborted cycle drops its handle on the DHT
+            let _ = t.task.await;
+        }
+        let unannounces: Vec<_> = announced
+            .into_iter()
+            .map(|topic| {
+                let dht = self.dht.clone();
+                let local = self.local;
+                tokio::spawn(async move { unannounce(&dht, topic, local).await })
+            })
+            .collect();
+        for u in unannounces {
+            let _ = u.await;
+        }
+        let Core { dht, listener, .. } = self;
+        drop(listener);
+        // a leave still unannouncing holds a clone: the DHT closes with it
+        if let Ok(dht) = Arc::try_unwrap(dht) {
+            dht.shutdown().await;
+        }
+    }
+}
+
+enum Step {
+    Cmd(Option<Cmd>),
+    Accept(io::Result<(TcpStream, SocketAddr)>),
+    Found(Found),
+    Dialled(DialDone),
+    Closed(ConnectionId),
+    Timer,
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn unannounce(dht: &Dht, topic: [u8; 32], local: Option<SocketAddrV4>) {
+    match dht.unannounce(NodeId(topic), local).await {
+        Ok(out) => {
+            if let Err(e) = out.result {
+                tracing::debug!(error = %e, "unannounce failed");
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "unannounce failed"),
+    }
+}
+
+/// The peers of one DHT cycle, as @hyperswarm/discovery reports them:
+/// public ones with the answering node as referrer, LAN ones without.
+fn peers_of(out: &QueryOutput, topic: [u8; 32], local: Option<SocketAddrV4>) -> Vec<Peer> {
+    let mut peers = Vec::new();
+    for r in &out.replies {
+        let Some(f) = FoundPeers::from_value(r.value.as_deref(), local) else {
+            continue;
+        };
+        for addr in f.local_peers {
+            peers.push(Peer {
+                addr,
+                local: true,
+                referrer: None,
+                to: r.to,
+                topic: Some(topic),
+            });
+        }
+        for addr in f.peers {
+            peers.push(Peer {
+                addr,
+                local: false,
+                referrer: Some(r.from),
+                to: r.to,
+                topic: Some(topic),
+            });
+        }
+    }
+    peers
+}
+
+/// A topic's DHT loop: announce (which also returns peers) or lookup, at
+/// once and then every 5–10 min. Failures wait for the next cycle, as Node.
+async fn topic_cycle(
+    dht: Arc<Dht>,
+    topic: [u8; 32],
+    opts: JoinOptions,
+    local: Option<SocketAddrV4>,
+    found: mpsc::Sender<Found>,
+    seed: u64,
+    first_cycle: oneshot::Sender<()>,
+) {
+    let mut first_cycle = Some(first_cycle);
+    let mut rng = StdRng::seed_from_u64(seed);
+    if let Err(e) = dht.ready().await {
+        tracing::debug!(error = %e, "DHT not bootstrapped; querying anyway");
+    }
+    loop {
+        let out = if opts.announce {
+            dht.announce(NodeId(topic), local).await
+        } else {
+            dht.lookup(NodeId(topic), local).await
+        };
+        match out {
+            Ok(out) => {
+                if let Err(e) = &out.result {
+                    tracing::debug!(error = %e, "topic cycle failed");
+                }
+                let peers = if opts.lookup {
+                    peers_of(&out, topic, local)
+                } else {
+                    Vec::new()
+                };
+                if (!peers.is_empty() || first_cycle.is_some())
+                    && found
+                        .send(Found {
+                            topic,
+                            peers,
+                            first_cycle: first_cycle.take(),
+                        })
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+            }
+            // the DHT is gone
+            Err(_) => return,
+        }
+        tokio::time::sleep(DHT_INTERVAL + rng.gen_range(Duration::ZERO..DHT_INTERVAL)).await;
+    }
+}

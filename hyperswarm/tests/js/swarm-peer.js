@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+'use strict'
+// A Node hyperswarm 2.15.3 peer for hyperswarm/tests/swarm_interop.rs, kept on
+// 127.0.0.1: TCP and uTP/DHT sockets are bound to 127.0.0.1 instead of all
+// interfaces, and multicast-dns is replaced by a silent stub (nothing is ever
+// multicast). Run with NODE_PATH=<workspace>/tests/js/node_modules.
+//   node swarm-peer.js BOOTSTRAP_PORT
+//   stdout line 1: {"port": shared TCP/UDP port}
+//   stdin:  announce HEX | lookup HEX | leave HEX | quit
+//   stdout: {"joined": HEX} after the first DHT cycle, {"left": HEX}, and per
+//           connection {"connection": {client, type, remote, got}} once the
+//           peer's first line ("...\n") arrived; Node then writes
+//           "node <client|server>\n" back.
+const net = require('net')
+const { EventEmitter } = require('events')
+const readline = require('readline')
+
+setTimeout(() => process.exit(3), 120000).unref()
+
+// loopback only: default hosts of listen/bind become 127.0.0.1
+const tcpListen = net.Server.prototype.listen
+net.Server.prototype.listen = function (port, ...rest) {
+  if (typeof port === 'number' && (rest.length === 0 || typeof rest[0] === 'function')) {
+    return tcpListen.call(this, port, '127.0.0.1', ...rest)
+  }
+  return tcpListen.call(this, port, ...rest)
+}
+const UTP = require('utp-native')
+const utpBind = UTP.prototype.bind
+UTP.prototype.bind = function (port, ip, cb) {
+  if (typeof port === 'function') return utpBind.call(this, 0, '127.0.0.1', port)
+  if (typeof ip === 'function') return utpBind.call(this, port, '127.0.0.1', ip)
+  return utpBind.call(this, port, ip || '127.0.0.1', cb)
+}
+// no multicast: a stub with multicast-dns's surface that sends nothing
+require.cache[require.resolve('multicast-dns')] = {
+  id: 'multicast-dns',
+  loaded: true,
+  exports: () => Object.assign(new EventEmitter(), {
+    query () {}, response () {}, respond () {}, destroy (cb) { if (cb) process.nextTick(cb) }
+  })
+}
+
+const hyperswarm = require('hyperswarm')
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
+
+const bootPort = Number(process.argv[2])
+const swarm = hyperswarm({ bootstrap: ['127.0.0.1:' + bootPort] })
+
+swarm.on('connection', (socket, info) => {
+  const type = info.type
+  const client = info.client
+  const remote = socket.remoteAddress + ':' + socket.remotePort
+  let got = ''
+  socket.on('data', (d) => {
+    got += d.toString()
+    if (!got.endsWith('\n')) return
+    out({ connection: { client, type, remote, got: got.trim() } })
+    socket.write('node ' + (client ? 'client' : 'server') + '\n')
+  })
+  socket.on('error', () => {})
+})
+
+swarm.listen(0, () => {
+  out({ port: swarm.address().port })
+  const rl = readline.createInterface({ input: process.stdin })
+  rl.on('line', (line) => {
+    const [cmd, hex] = line.trim().split(/\s+/)
+    if (!cmd || (cmd !== 'quit' && !hex)) return
+    if (cmd === 'quit') return swarm.destroy(() => process.exit(0))
+    const topic = Buffer.from(hex, 'hex')
+    if (cmd === 'leave') return swarm.leave(topic, () => out({ left: hex }))
+    const opts = cmd === 'announce' ? { announce: true, lookup: false } : { announce: false, lookup: true }
+    swarm.join(topic, opts, () => out({ joined: hex }))
+  })
+})
