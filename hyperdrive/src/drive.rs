@@ -1,0 +1,206 @@
+//! [`Drive`]: a metadata trie plus a content feed in a corestore, and how it is opened.
+
+use std::fmt;
+use std::sync::Arc;
+
+use corestore::{Corestore, SharedFeed};
+use hypercore::PublicKey;
+use hypertrie::{GetOptions, IterOptions, Node};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::feeds::{self, lock, with_trie};
+
+/// Largest content block: writes are cut into pieces of this size (hyperdrive's
+/// `WRITE_STREAM_BLOCK_SIZE`, 512 KiB).
+pub const BLOCK_SIZE: usize = 524_288;
+
+/// How a drive is opened.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct DriveOptions {
+    /// Where Stat times come from (default: the system clock).
+    pub clock: Clock,
+}
+
+impl DriveOptions {
+    /// Sets [`DriveOptions::clock`].
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// A hyperdrive 10: a versioned filesystem over two hypercores of a [`Corestore`].
+///
+/// The handle is cheap to clone; clones share the feeds. Every method is synchronous and
+/// short-locked (see [`crate::AsyncDrive`] for the tokio surface). A drive opened by a key
+/// whose secret the store cannot derive is read-only, as is every [`Drive::checkout`].
+#[derive(Clone)]
+pub struct Drive {
+    pub(crate) store: Arc<Corestore>,
+    pub(crate) metadata: SharedFeed,
+    pub(crate) key: PublicKey,
+    /// The content feed, once the header naming it is stored.
+    pub(crate) content: Option<SharedFeed>,
+    /// A checkout's version; `None` for the live drive.
+    pub(crate) checkout: Option<u64>,
+    pub(crate) clock: Clock,
+}
+
+impl fmt::Debug for Drive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drive")
+            .field("key", &self.key)
+            .field("checkout", &self.checkout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drive {
+    /// The drive of this store view: its default feed (named `"default"`, or the namespace)
+    /// is the metadata feed. Creates the drive (header and content feed) when the feed is new.
+    pub fn create(store: Arc<Corestore>, options: DriveOptions) -> Result<Self> {
+        let metadata = store.default_feed()?;
+        Self::from_metadata(store, metadata, options)
+    }
+
+    /// The drive whose metadata feed has public key `key`: writable when the store can derive
+    /// its secret (its folder names the core), read-only otherwise.
+    pub fn open(store: Arc<Corestore>, key: &PublicKey, options: DriveOptions) -> Result<Self> {
+        let metadata = store.get_by_key(key)?;
+        Self::from_metadata(store, metadata, options)
+    }
+
+    fn from_metadata(
+        store: Arc<Corestore>,
+        metadata: SharedFeed,
+        options: DriveOptions,
+    ) -> Result<Self> {
+        let (key, fresh) = {
+            let feed = lock(&metadata);
+            (*feed.key(), feed.is_empty() && feed.writable())
+        };
+        if fresh {
+            // As JS `initialize()`: the content core is named after the metadata key.
+            let content = store.get_by_name(format!("{}-content", key.to_hex()))?;
+            let content_key = *lock(&content).key();
+            feeds::init_header(&metadata, &content_key)?;
+        }
+        let content = match feeds::content_key(&metadata)? {
+            Some(content_key) => Some(store.get_by_key(&content_key)?),
+            None => None,
+        };
+        Ok(Drive {
+            store,
+            metadata,
+            key,
+            content,
+            checkout: None,
+            clock: options.clock,
+        })
+    }
+
+    /// The metadata feed's public key: the drive's key.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The discovery key peers find the drive by.
+    pub fn discovery_key(&self) -> [u8; 32] {
+        self.key.discovery_key()
+    }
+
+    /// The version: the metadata feed length (1 for an empty drive), or the checkout's.
+    pub fn version(&self) -> u64 {
+        self.checkout.unwrap_or_else(|| lock(&self.metadata).len())
+    }
+
+    /// Whether this handle can write: the live drive of a metadata feed we can sign.
+    pub fn writable(&self) -> bool {
+        self.checkout.is_none() && lock(&self.metadata).writable()
+    }
+
+    /// The metadata feed.
+    pub fn metadata_feed(&self) -> &SharedFeed {
+        &self.metadata
+    }
+
+    /// The content feed, once the header naming it is stored locally.
+    pub fn content_feed(&self) -> Option<&SharedFeed> {
+        self.content.as_ref()
+    }
+
+    /// The corestore the drive (and its mounts) live in.
+    pub fn corestore(&self) -> &Arc<Corestore> {
+        &self.store
+    }
+
+    /// A read-only view of the drive at `version` (0 reads as 1, the empty drive).
+    pub fn checkout(&self, version: u64) -> Drive {
+        Drive {
+            checkout: Some(version.max(1)),
+            ..self.clone()
+        }
+    }
+
+    /// The clock Stat times come from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(crate) fn content(&self) -> Result<&SharedFeed> {
+        self.content.as_ref().ok_or_else(|| Error::NotStored {
+            feed: self.key.to_hex(),
+            index: 0,
+        })
+    }
+
+    pub(crate) fn ensure_writable(&self) -> Result<()> {
+        if self.writable() {
+            Ok(())
+        } else {
+            Err(Error::NotWritable)
+        }
+    }
+
+    /// Another drive of the same store (a mount), at `version` when pinned.
+    pub(crate) fn sibling(&self, key: &PublicKey, version: Option<u64>) -> Result<Drive> {
+        let drive = if *key == self.key {
+            self.clone()
+        } else {
+            Drive::open(
+                Arc::clone(&self.store),
+                key,
+                DriveOptions {
+                    clock: self.clock.clone(),
+                },
+            )?
+        };
+        Ok(match version {
+            Some(v) => drive.checkout(v),
+            None => Drive {
+                checkout: None,
+                ..drive
+            },
+        })
+    }
+
+    /// A trie get at this handle's version.
+    pub(crate) fn trie_get(&self, key: &str, options: GetOptions) -> Result<Option<Node>> {
+        let version = self.checkout;
+        with_trie(&self.metadata, |t| {
+            let v = version.unwrap_or_else(|| t.version());
+            t.checkout(v).get_with(key, options)
+        })
+    }
+
+    /// A trie list at this handle's version.
+    pub(crate) fn trie_list(&self, prefix: &str, options: IterOptions) -> Result<Vec<Node>> {
+        let version = self.checkout;
+        with_trie(&self.metadata, |t| {
+            let v = version.unwrap_or_else(|| t.version());
+            t.checkout(v).list_with(prefix, options)
+        })
+    }
+}
