@@ -340,6 +340,12 @@ impl<S: Storage> Feed<S> {
 
     /// Checks `signature` against the roots of length `index + 1`.
     pub fn verify(&mut self, index: u64, signature: &Signature) -> Result<()> {
+        if index >= self.length {
+            return Err(Error::OutOfRange {
+                index,
+                length: self.length,
+            });
+        }
         let roots = self.roots_of(index + 1)?;
         if crypto::verify_roots(&self.key, &roots, index + 1, signature) {
             Ok(())
@@ -383,7 +389,7 @@ impl<S: Storage> Feed<S> {
         }
         let roots = self.roots_of(new_length)?;
         let old = self.length;
-        self.byte_length = roots.iter().map(|r| r.size).sum();
+        self.byte_length = sizes_of(&roots)?;
         self.length = new_length;
         index::truncate(&mut self.bitfield, 2 * new_length);
         self.merkle = Some(MerkleGenerator::new(roots));
@@ -492,7 +498,9 @@ impl<S: Storage> Feed<S> {
     fn data_range(&mut self, index: u64) -> Result<(u64, u64)> {
         let mut offset = 0u64;
         for root in flat_tree::full_roots(2 * index) {
-            offset += self.node(root)?.size;
+            offset = offset
+                .checked_add(self.node(root)?.size)
+                .ok_or_else(|| Error::corrupt(Store::Tree, "node sizes overflow"))?;
         }
         let size = if index < self.length {
             self.node(2 * index)?.size
@@ -546,6 +554,11 @@ impl Hasher for IndexHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
+}
+
+/// Total size of nodes read from `tree`.
+fn sizes_of(nodes: &[Node]) -> Result<u64> {
+    Node::total_size(nodes).ok_or_else(|| Error::corrupt(Store::Tree, "node sizes overflow"))
 }
 
 fn signature_offset(slot: u64) -> u64 {

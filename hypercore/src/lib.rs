@@ -54,6 +54,8 @@ mod feed;
 pub mod flat_tree;
 mod node;
 mod proof;
+#[cfg(feature = "protocol")]
+pub mod protocol;
 mod storage;
 mod tree;
 

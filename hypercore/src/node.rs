@@ -28,6 +28,14 @@ impl Node {
         out
     }
 
+    /// Sum of the nodes' sizes; `None` when it overflows, which only a corrupt `tree` file or a
+    /// hostile peer can make happen.
+    pub(crate) fn total_size(nodes: &[Node]) -> Option<u64> {
+        nodes
+            .iter()
+            .try_fold(0u64, |sum, n| sum.checked_add(n.size))
+    }
+
     /// Decodes a record; `None` for the all-zero record that means "no node here".
     pub fn from_record(index: u64, record: &[u8]) -> Option<Self> {
         if record.len() < NODE_RECORD || record[..NODE_RECORD].iter().all(|b| *b == 0) {

@@ -80,7 +80,27 @@ impl<S: Storage> FeedBuilder<S> {
             overwrite,
         } = self;
 
-        let stored_key = read_fixed::<32, S>(&mut storage, Store::Key)?.map(PublicKey);
+        let (page_size, mut pages) = read_bitfield(&mut storage)?;
+        let holds_blocks = pages.iter().any(|p| p.iter().any(|b| *b != 0));
+        // Creating a feed writes the secret key, then the public key; a crash tearing either
+        // before any block was stored leaves a feed that never existed, so it starts over...
+        let file_key = match read_fixed::<32, S>(&mut storage, Store::Key) {
+            Err(Error::Corrupt { .. }) if !holds_blocks => None,
+            read => read?.map(PublicKey),
+        };
+        let stored_secret = match read_fixed::<64, S>(&mut storage, Store::SecretKey) {
+            Err(Error::Corrupt { .. }) if file_key.is_none() && !holds_blocks => None,
+            read => read?.map(SecretKey),
+        };
+        // ...keeping its identity when the secret key made it: it ends with the public key.
+        let stored_key = match file_key {
+            None if !holds_blocks => stored_secret.as_ref().and_then(|secret| {
+                let mut public = [0u8; 32];
+                public.copy_from_slice(&secret.0[32..]);
+                KeyPair::from_secret(PublicKey(public), secret.clone()).map(|p| p.public)
+            }),
+            key => key,
+        };
         if let (Some(stored), Some(wanted)) = (stored_key, key)
             && stored != wanted
         {
@@ -89,10 +109,8 @@ impl<S: Storage> FeedBuilder<S> {
                 expected: wanted.to_hex(),
             });
         }
-        let stored_secret = read_fixed::<64, S>(&mut storage, Store::SecretKey)?.map(SecretKey);
 
-        let (page_size, mut pages) = read_bitfield(&mut storage)?;
-        if stored_key.is_none() && pages.iter().any(|p| p.iter().any(|b| *b != 0)) {
+        if stored_key.is_none() && holds_blocks {
             if !overwrite {
                 return Err(Error::corrupt(
                     Store::Key,
@@ -143,7 +161,7 @@ impl<S: Storage> FeedBuilder<S> {
         {
             write(&mut storage, Store::SecretKey, 0, pair.secret.as_bytes())?;
         }
-        if generated || stored_key != Some(key) {
+        if generated || file_key != Some(key) {
             write(&mut storage, Store::Key, 0, key.as_bytes())?;
         }
 
@@ -175,18 +193,27 @@ impl<S: Storage> Feed<S> {
         } else {
             self.js_length(tree_length)?
         };
-        if length < tree_length && self.writable() {
-            tracing::warn!(
-                tree_length,
-                length,
-                "feed was cut short by a crash; recovered"
-            );
-            self.forget_beyond(length, tree_length);
+        if self.writable() {
+            if length < tree_length {
+                tracing::warn!(
+                    tree_length,
+                    length,
+                    "feed was cut short by a crash; recovered"
+                );
+                self.forget_beyond(length, tree_length);
+            }
+            // A parent's tree bit vouches for its whole subtree, so a torn or cut bitfield can
+            // leave a length whose later leaves lost their bits: the writer could not prove
+            // those blocks, and the next open would find a shorter feed. Their bits come back.
+            if length > 0 && (length < tree_length || !Bits::get(&self.bitfield, 2 * length - 2)) {
+                self.mark_tree(length);
+            }
             self.flush_bitfield()?;
         }
         self.length = length;
         self.live = live;
-        self.byte_length = roots.iter().map(|r| r.size).sum();
+        self.byte_length = Node::total_size(&roots)
+            .ok_or_else(|| Error::corrupt(Store::Tree, "root sizes overflow"))?;
         self.merkle = Some(MerkleGenerator::new(roots));
         Ok(())
     }
@@ -216,17 +243,44 @@ impl<S: Storage> Feed<S> {
             .map_err(Error::io(Store::Data))?;
         let mut length = tree_length;
         while length > 0 {
+            // The last leaf too: a `tree` file cut short can keep the roots but lose leaves.
             if let Some(sig) = read_signature(&mut self.storage, length - 1)?
                 && let Some(roots) = self.stored_roots(length)?
+                && read_node(&mut self.storage, 2 * (length - 1))?.is_some()
+                && let Some(bytes) = self.stored_data_end(length, &roots)?
+                && bytes <= data_len
+                && crypto::verify_roots(&self.key, &roots, length, &sig)
             {
-                let bytes: u64 = roots.iter().map(|r| r.size).sum();
-                if bytes <= data_len && crypto::verify_roots(&self.key, &roots, length, &sig) {
-                    return Ok((length, roots, true));
-                }
+                return Ok((length, roots, true));
             }
             length -= 1;
         }
         Ok((0, Vec::new(), true))
+    }
+
+    /// How long `data` must be for a feed of `length` with these roots: up to the end of the
+    /// last block still marked stored, because `clear` frees the bytes of a cleared tail (as
+    /// JS does) and that is no crash. `None` when a tree node on the way is missing.
+    fn stored_data_end(&mut self, length: u64, roots: &[Node]) -> Result<Option<u64>> {
+        let mut last = length;
+        while last > 0 && !self.bitfield.get(last - 1) {
+            last -= 1;
+        }
+        // Sizes that overflow cannot be a length we wrote: not complete either.
+        if last == length {
+            return Ok(Node::total_size(roots));
+        }
+        let mut end = 0u64;
+        for r in flat_tree::full_roots(2 * last) {
+            match read_node(&mut self.storage, r)? {
+                Some(node) => match end.checked_add(node.size) {
+                    Some(sum) => end = sum,
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(end))
     }
 
     fn stored_roots(&mut self, length: u64) -> Result<Option<Vec<Node>>> {
@@ -238,6 +292,19 @@ impl<S: Storage> Feed<S> {
             }
         }
         Ok(Some(roots))
+    }
+
+    /// Sets the tree bit of every node of a feed of `length` blocks: each leaf, and each parent
+    /// whose rightmost leaf it is.
+    fn mark_tree(&mut self, length: u64) {
+        for block in 0..length {
+            let mut node = 2 * block;
+            Bits::put(&mut self.bitfield, node, true);
+            while !flat_tree::is_left(node) {
+                node = flat_tree::parent(node);
+                Bits::put(&mut self.bitfield, node, true);
+            }
+        }
     }
 
     /// Clears the data and tree bits past `length` that a cut-short append left behind.

@@ -18,11 +18,18 @@ const MAX_NODE_INDEX: u64 = 1 << 53;
 impl<S: Storage> Feed<S> {
     /// The digest of the tree nodes we hold around block `index`, for a request to a peer.
     pub fn digest(&self, index: u64) -> u64 {
+        if index >= MAX_NODE_INDEX / 2 {
+            return 0;
+        }
         index::digest(&self.bitfield, 2 * index)
     }
 
     /// Builds the proof for block `index` for a peer that holds what `request` says.
     pub fn proof(&mut self, index: u64, request: ProofRequest) -> Result<Proof> {
+        // A peer may ask for any index; past this one it cannot be ours.
+        if index >= MAX_NODE_INDEX / 2 {
+            return Err(Error::NotStored(index));
+        }
         let plan = index::proof(&self.bitfield, 2 * index, request.digest, request.hash)
             .ok_or(Error::NotStored(index))?;
         let nodes = plan
@@ -50,7 +57,7 @@ impl<S: Storage> Feed<S> {
     /// writer's signature and our trusted nodes, then stores it. Nothing is written unless the
     /// proof checks out.
     pub fn put(&mut self, index: u64, data: Option<&[u8]>, proof: &Proof) -> Result<()> {
-        if 2 * index >= MAX_NODE_INDEX || proof.nodes.iter().any(|n| n.index >= MAX_NODE_INDEX) {
+        if index >= MAX_NODE_INDEX / 2 || proof.nodes.iter().any(|n| n.index >= MAX_NODE_INDEX) {
             return Err(Error::BadProof("node index out of range"));
         }
         if let Some(d) = data
@@ -118,10 +125,14 @@ impl<S: Storage> Feed<S> {
                 return self.verify_roots_and_store(index, data, top, remote, visited, proof);
             };
             visited.push(top);
+            let size = top
+                .size
+                .checked_add(node.size)
+                .ok_or(Error::BadProof("node sizes overflow"))?;
             top = Node::new(
                 flat_tree::parent(top.index),
                 crypto::parent_hash(&top, &node),
-                top.size + node.size,
+                size,
             );
         }
     }
@@ -178,7 +189,8 @@ impl<S: Storage> Feed<S> {
         self.live = signature.is_some();
         if length > self.length {
             self.length = length;
-            self.byte_length = roots.iter().map(|r| r.size).sum();
+            self.byte_length =
+                Node::total_size(&roots).ok_or(Error::BadProof("root sizes overflow"))?;
             if self.writable() {
                 self.merkle = None;
             }
@@ -201,10 +213,13 @@ impl<S: Storage> Feed<S> {
         if let Some(d) = data.filter(|d| !d.is_empty()) {
             let mut offset = 0u64;
             for root in flat_tree::full_roots(2 * index) {
-                offset += match nodes.iter().find(|n| n.index == root) {
+                let size = match nodes.iter().find(|n| n.index == root) {
                     Some(n) => n.size,
                     None => self.node(root)?.size,
                 };
+                offset = offset
+                    .checked_add(size)
+                    .ok_or_else(|| Error::corrupt(Store::Tree, "node sizes overflow"))?;
             }
             self.write(Store::Data, offset, d)?;
         }
