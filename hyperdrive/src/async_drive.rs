@@ -8,13 +8,17 @@ use std::task::{Context, Poll};
 use hypercore::PublicKey;
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
+use std::collections::BTreeMap;
+
 use crate::diff::DiffEntry;
+use crate::download::Download;
 use crate::drive::Drive;
 use crate::error::{Error, Result};
 use crate::fs::{FileStats, MountEntry, MountOptions, WriteOptions};
 use crate::readdir::{DirEntry, ReaddirOptions};
 use crate::reader::FileReader;
 use crate::stat::Stat;
+use crate::watch::Watcher;
 use crate::writer::FileWriter;
 
 /// An async handle on a [`Drive`] (cheap to clone).
@@ -212,6 +216,90 @@ impl AsyncDrive {
     pub async fn file_stats(&self, path: &str) -> Result<FileStats> {
         let path = path.to_owned();
         blocking!(self, |d| d.file_stats(&path))
+    }
+
+    /// See [`Drive::rename`].
+    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        blocking!(self, |d| d.rename(&from, &to))
+    }
+
+    /// See [`Drive::write_at`].
+    pub async fn write_at(&self, path: &str, offset: u64, data: Vec<u8>) -> Result<Stat> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.write_at(&path, offset, &data))
+    }
+
+    /// See [`Drive::append`].
+    pub async fn append(&self, path: &str, data: Vec<u8>) -> Result<Stat> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.append(&path, &data))
+    }
+
+    /// See [`Drive::set_len`].
+    pub async fn set_len(&self, path: &str, size: u64) -> Result<Stat> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.set_len(&path, size))
+    }
+
+    /// See [`Drive::open_fd`].
+    pub async fn open_fd(&self, path: &str, flags: u32) -> Result<u64> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.open_fd(&path, flags))
+    }
+
+    /// See [`Drive::read_fd`]: up to `len` bytes.
+    pub async fn read_fd(&self, fd: u64, len: usize, pos: Option<u64>) -> Result<Vec<u8>> {
+        blocking!(self, |d| {
+            let mut buf = vec![0u8; len];
+            d.read_fd(fd, &mut buf, pos).map(|n| {
+                buf.truncate(n);
+                buf
+            })
+        })
+    }
+
+    /// See [`Drive::write_fd`].
+    pub async fn write_fd(&self, fd: u64, data: Vec<u8>, pos: Option<u64>) -> Result<usize> {
+        blocking!(self, |d| d.write_fd(fd, &data, pos))
+    }
+
+    /// See [`Drive::ftruncate`].
+    pub async fn ftruncate(&self, fd: u64, size: u64) -> Result<()> {
+        blocking!(self, |d| d.ftruncate(fd, size))
+    }
+
+    /// See [`Drive::fsync`].
+    pub async fn fsync(&self, fd: u64) -> Result<()> {
+        blocking!(self, |d| d.fsync(fd))
+    }
+
+    /// See [`Drive::fstat`].
+    pub async fn fstat(&self, fd: u64) -> Result<Stat> {
+        blocking!(self, |d| d.fstat(fd))
+    }
+
+    /// See [`Drive::close_fd`].
+    pub async fn close_fd(&self, fd: u64) -> Result<()> {
+        blocking!(self, |d| d.close_fd(fd))
+    }
+
+    /// See [`Drive::watch`]; wait with [`Watcher::changed`].
+    pub async fn watch(&self, path: &str) -> Result<Watcher> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.watch(&path))
+    }
+
+    /// See [`Drive::download`].
+    pub async fn download(&self, path: &str) -> Result<Download> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.download(&path))
+    }
+
+    /// See [`Drive::stats`].
+    pub async fn stats(&self, path: &str) -> Result<BTreeMap<String, FileStats>> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.stats(&path))
     }
 
     /// A streaming reader (AsyncRead + AsyncSeek) over the file at `path`.

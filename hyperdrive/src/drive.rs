@@ -9,11 +9,29 @@ use hypertrie::{GetOptions, IterOptions, Node};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::fd::FdTable;
 use crate::feeds::{self, lock, with_trie};
+use crate::watch::WatchHub;
 
 /// Largest content block: writes are cut into pieces of this size (hyperdrive's
 /// `WRITE_STREAM_BLOCK_SIZE`, 512 KiB).
 pub const BLOCK_SIZE: usize = 524_288;
+
+/// How random-access writes and appends are stored (see the crate docs, "Random-access
+/// writes").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteMode {
+    /// Every file stays one contiguous run of content blocks, so Node reads it: an append to
+    /// the file that ends the content feed extends its run in place, any other edit rewrites
+    /// the whole file (copy-on-write, as Node does).
+    #[default]
+    Compatible,
+    /// Only the written bytes are appended; a file that is no longer one run gets an extent
+    /// record in its Stat's metadata (key [`crate::EXTENTS_KEY`]) that Node ignores, so Node
+    /// reads wrong bytes for such files.
+    Extents,
+}
 
 /// How a drive is opened.
 #[derive(Clone, Debug, Default)]
@@ -21,12 +39,20 @@ pub const BLOCK_SIZE: usize = 524_288;
 pub struct DriveOptions {
     /// Where Stat times come from (default: the system clock).
     pub clock: Clock,
+    /// How random-access writes are stored (default: [`WriteMode::Compatible`]).
+    pub write_mode: WriteMode,
 }
 
 impl DriveOptions {
     /// Sets [`DriveOptions::clock`].
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Sets [`DriveOptions::write_mode`].
+    pub fn write_mode(mut self, mode: WriteMode) -> Self {
+        self.write_mode = mode;
         self
     }
 }
@@ -46,6 +72,11 @@ pub struct Drive {
     /// A checkout's version; `None` for the live drive.
     pub(crate) checkout: Option<u64>,
     pub(crate) clock: Clock,
+    pub(crate) write_mode: WriteMode,
+    /// Open file descriptors, shared by clones of this handle.
+    pub(crate) fds: Arc<FdTable>,
+    /// Watchers of the metadata feed, shared by every handle on it.
+    pub(crate) hub: Arc<WatchHub>,
 }
 
 impl fmt::Debug for Drive {
@@ -91,6 +122,7 @@ impl Drive {
             Some(content_key) => Some(store.get_by_key(&content_key)?),
             None => None,
         };
+        let hub = WatchHub::for_feed(&metadata);
         Ok(Drive {
             store,
             metadata,
@@ -98,6 +130,9 @@ impl Drive {
             content,
             checkout: None,
             clock: options.clock,
+            write_mode: options.write_mode,
+            fds: Arc::default(),
+            hub,
         })
     }
 
@@ -144,6 +179,11 @@ impl Drive {
         }
     }
 
+    /// How random-access writes are stored.
+    pub fn write_mode(&self) -> WriteMode {
+        self.write_mode
+    }
+
     /// The clock Stat times come from.
     pub fn clock(&self) -> &Clock {
         &self.clock
@@ -174,6 +214,7 @@ impl Drive {
                 key,
                 DriveOptions {
                     clock: self.clock.clone(),
+                    write_mode: self.write_mode,
                 },
             )?
         };

@@ -10,6 +10,8 @@ pub mod errno {
     pub const EIO: i32 = 5;
     /// Bad file descriptor.
     pub const EBADF: i32 = 9;
+    /// Cross-device link (a rename between drives).
+    pub const EXDEV: i32 = 18;
     /// Try again (data not available locally yet).
     pub const EAGAIN: i32 = 11;
     /// Permission denied.
@@ -56,6 +58,9 @@ pub enum Error {
     /// An unknown file descriptor (EBADF).
     #[error("bad file descriptor: {0}")]
     BadFileDescriptor(u64),
+    /// A rename between two drives (through mounts), which cannot be atomic (EXDEV).
+    #[error("cross-drive rename: {0}")]
+    CrossDevice(String),
     /// Symlinks that loop (ELOOP).
     #[error("too many levels of symbolic links at '{0}'")]
     SymlinkLoop(String),
@@ -108,6 +113,7 @@ impl Error {
             Error::InvalidArgument(_) => errno::EINVAL,
             Error::BadFileDescriptor(_) => errno::EBADF,
             Error::SymlinkLoop(_) => errno::ELOOP,
+            Error::CrossDevice(_) => errno::EXDEV,
             Error::NotStored { .. } => errno::EAGAIN,
             Error::Corrupt { .. }
             | Error::BadHeader(_)
@@ -130,6 +136,7 @@ impl Error {
             errno::EINVAL => "EINVAL",
             errno::EBADF => "EBADF",
             errno::ELOOP => "ELOOP",
+            errno::EXDEV => "EXDEV",
             errno::EAGAIN => "EAGAIN",
             _ => "EIO",
         }

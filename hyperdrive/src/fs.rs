@@ -239,6 +239,17 @@ impl Drive {
         chunks: &[&[u8]],
         options: &WriteOptions,
     ) -> Result<Stat> {
+        self.write_appends(path, &[chunks], options)
+    }
+
+    /// [`Drive::write_chunks`] in several appends (hence signatures), one per element of
+    /// `appends`, as JS makes when a stream is piped into a file.
+    pub(crate) fn write_appends(
+        &self,
+        path: &str,
+        appends: &[&[&[u8]]],
+        options: &WriteOptions,
+    ) -> Result<Stat> {
         self.ensure_writable()?;
         let name = fix_name(path);
         // Like JS: the content goes to the feed of the drive the path falls in (through
@@ -255,7 +266,9 @@ impl Drive {
         let mut feed = lock(&content);
         let offset = feed.len();
         let byte_offset = feed.byte_len();
-        append_content(&mut feed, chunks, BLOCK_SIZE)?;
+        for chunks in appends {
+            append_content(&mut feed, chunks, BLOCK_SIZE)?;
+        }
         let now = self.now();
         let stat = Stat {
             mode: Stat::file_mode(options.mode),
@@ -365,7 +378,8 @@ impl Drive {
     }
 
     /// JS `truncate`: shorter rewrites the first `size` bytes as new blocks (cut where the old
-    /// blocks were cut); longer rewrites the whole file plus zeros; 0 on an existing file does
+    /// blocks were cut); longer rewrites the whole file plus zeros, keeping the old Stat's
+    /// mode, owner, times and metadata as JS's appending fd does; 0 on an existing file does
     /// nothing (a JS quirk kept for compatibility), and a missing file is created empty.
     pub fn truncate(&self, path: &str, size: u64) -> Result<()> {
         self.ensure_writable()?;
@@ -382,19 +396,37 @@ impl Drive {
         if size == stat.size {
             return Ok(());
         }
+        if self.write_mode == crate::drive::WriteMode::Extents {
+            return self.truncate_extents(&name, size);
+        }
         let mut reader = self.open_reader(&name)?;
         let blocks = reader.blocks_up_to(size.min(stat.size))?;
         let mut chunks: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
+        if size < stat.size {
+            self.write_appends(&name, &piped(&chunks), &WriteOptions::default())?;
+            return Ok(());
+        }
+        // JS grows a file through an appending fd, whose write stream is opened with the old
+        // Stat as its options (mode, owner, times and metadata carry over) and is fed through
+        // a byte batcher that regroups the old blocks and the zeros ([`fd_batches`]).
         let padding = vec![
             0u8;
-            usize::try_from(size.saturating_sub(stat.size)).map_err(|_| {
+            usize::try_from(size - stat.size).map_err(|_| {
                 Error::InvalidArgument(format!("size {size} does not fit in memory"))
             })?
         ];
-        if !padding.is_empty() {
-            chunks.push(&padding);
-        }
-        self.write_chunks(&name, &chunks, &WriteOptions::default())?;
+        chunks.push(&padding);
+        let batches = fd_batches(&chunks);
+        let batches: Vec<&[u8]> = batches.iter().map(Vec::as_slice).collect();
+        let options = WriteOptions {
+            mode: stat.mode,
+            uid: stat.uid,
+            gid: stat.gid,
+            mtime: Some(stat.mtime),
+            ctime: Some(stat.ctime),
+            metadata: stat.metadata,
+        };
+        self.write_appends(&name, &piped(&batches), &options)?;
         Ok(())
     }
 
@@ -411,12 +443,15 @@ impl Drive {
     }
 
     /// Sets one metadata entry of `path`'s Stat (other fields, times included, are kept).
+    /// The key [`crate::EXTENTS_KEY`] is reserved (EINVAL).
     pub fn set_metadata(&self, path: &str, key: &str, value: &[u8]) -> Result<()> {
+        reserved(key)?;
         self.update_stat(path, |s| s.metadata.set(key, Some(value.to_vec())))
     }
 
     /// Removes a metadata entry: as in JS the key stays, with no value.
     pub fn remove_metadata(&self, path: &str, key: &str) -> Result<()> {
+        reserved(key)?;
         self.update_stat(path, |s| s.metadata.set(key, None))
     }
 
@@ -585,27 +620,15 @@ impl Drive {
         }
         Ok(())
     }
+}
 
-    /// Blocks, size and locally stored blocks of the file at `path`.
-    pub fn file_stats(&self, path: &str) -> Result<FileStats> {
-        let located = self.stat_located(path, false)?;
-        let stat = &located.stat;
-        let feed = match (&stat.mount, &located.found) {
-            (Some(m), _) if m.hypercore => self.store.get_by_key(&PublicKey(m.key))?,
-            (_, Some(found)) => Arc::clone(found.drive.content()?),
-            (_, None) => Arc::clone(self.content()?),
-        };
-        let feed = lock(&feed);
-        let (start, blocks) = match &stat.mount {
-            Some(m) if m.hypercore => (0, feed.len()),
-            _ => (stat.offset, stat.blocks),
-        };
-        Ok(FileStats {
-            blocks,
-            size: stat.size,
-            downloaded_blocks: feed.downloaded(start, start + blocks),
-        })
+fn reserved(key: &str) -> Result<()> {
+    if key == crate::layout::EXTENTS_KEY {
+        return Err(Error::InvalidArgument(format!(
+            "metadata key {key} is reserved for ddrive's extent records"
+        )));
     }
+    Ok(())
 }
 
 /// Hidden prefix of tags.
@@ -621,4 +644,46 @@ fn decode_tag_node(node: &hypertrie::Node) -> Result<u64> {
         path: node.key().to_owned(),
         reason: "not a varint",
     })
+}
+
+/// The appends of writes piped into a hypercore write stream: the first write is appended
+/// on its own, and the ones that queued behind it (all of them, when reads outpace appends as
+/// local reads do) in one `_writev`.
+fn piped<'a>(writes: &'a [&'a [u8]]) -> Vec<&'a [&'a [u8]]> {
+    match writes.split_first() {
+        None => Vec::new(),
+        Some((_, [])) => vec![writes],
+        Some(_) => vec![&writes[..1], &writes[1..]],
+    }
+}
+
+/// The writes hyperdrive's fd path makes of `chunks`: its `byte-stream` batcher (64 KiB
+/// limit) flushes the batch before a chunk that would overflow it and as soon as it reaches
+/// the limit, and each batch is one write, later cut into 512 KiB blocks. This is the layout
+/// when the chunks arrive within the batcher's 100 ms timer, as local reads do; JS cuts
+/// earlier when they do not.
+fn fd_batches(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+    const LIMIT: usize = 64 * 1024;
+    let mut out = Vec::new();
+    let mut batch: Vec<u8> = Vec::new();
+    // byte-stream counts an empty buffer as 1 (`obj.length || 1`).
+    let (mut size, mut parts) = (0, 0);
+    for chunk in chunks {
+        let len = chunk.len().max(1);
+        if size + len > LIMIT && parts > 0 {
+            out.push(std::mem::take(&mut batch));
+            (size, parts) = (0, 0);
+        }
+        batch.extend_from_slice(chunk);
+        size += len;
+        parts += 1;
+        if size >= LIMIT {
+            out.push(std::mem::take(&mut batch));
+            (size, parts) = (0, 0);
+        }
+    }
+    if parts > 0 {
+        out.push(batch);
+    }
+    out
 }

@@ -23,6 +23,15 @@
 //! - Mounts: [`Drive::mount`] (a drive, optionally pinned, or a hypercore as a file),
 //!   [`Drive::unmount`], [`Drive::mounts`]; reads, writes and listings cross mounts as
 //!   mountable-hypertrie does.
+//! - [`Drive::rename`]: files, links, mount points and whole directories in one atomic batch.
+//! - Random access: [`Drive::write_at`], [`Drive::append`], [`Drive::set_len`] (POSIX
+//!   truncate), stored as [`DriveOptions::write_mode`] says (next section).
+//! - File descriptors with JS's flags: [`Drive::open_fd`] ([`flags`], [`parse_flags`]),
+//!   [`Drive::read_fd`], [`Drive::write_fd`], [`Drive::ftruncate`], [`Drive::fsync`],
+//!   [`Drive::fstat`], [`Drive::close_fd`].
+//! - [`Drive::watch`] ([`Watcher`]: a one-slot channel of [`WatchEvent`]s),
+//!   [`Drive::download`] ([`Download`]: the block ranges a path needs and how many are
+//!   stored), [`Drive::file_stats`] and [`Drive::stats`].
 //! - [`AsyncDrive`]: the tokio surface, with [`AsyncFileReader`] (AsyncRead + AsyncSeek) and
 //!   [`AsyncFileWriter`] (AsyncWrite).
 //! - [`Error::errno`] gives each error its POSIX number (ENOENT, EEXIST, ENOTDIR, EISDIR,
@@ -51,19 +60,77 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Rename
+//! [`Drive::rename`] lists every node under the source in the trie that owns it (and the
+//! hidden mount records under it), then applies one batch: a put of each node's value and
+//! flags under the new name, then a delete of each old name. A batch is one hypercore append
+//! with one signature, so the signed versions are the old tree and the new one; the versions
+//! inside the batch are never signed (a reader may still check one out locally, and sees both
+//! trees there, never neither). Node sees ordinary put and delete nodes. A rename between two
+//! drives (through mounts) is EXDEV, as it cannot be one batch.
+//!
+//! # Random-access writes
+//! Node's Stat describes a file as one contiguous run of content blocks, and Node's
+//! `readFile` reads the *whole* blocks `[offset, offset + blocks)` (it ignores `byteOffset`
+//! and `size` unless given a range). An edit ([`Drive::write_at`], [`Drive::append`],
+//! [`Drive::set_len`], writable descriptors) builds the new file as a list of extents (runs
+//! of feed bytes, zeros, or bytes not yet appended) and at commit turns it into blocks and a
+//! Stat according to [`WriteMode`]:
+//! - [`WriteMode::Compatible`] (the default, because interop with Node is the point of this
+//!   crate): the result is always one block-aligned run, so Node reads every file. An append
+//!   to a file whose run ends the content feed appends only the new bytes and extends the
+//!   run in place; any other edit that leaves the file in pieces rewrites it after the feed's
+//!   end (copy-on-write, as Node does). A descriptor spills full blocks early only when that
+//!   keeps the run (a streamed write).
+//! - [`WriteMode::Extents`]: only the written bytes are appended (one block per 512 KiB of
+//!   new bytes). A file that is one block-aligned run afterwards gets a plain Stat; otherwise
+//!   its Stat's metadata holds an extent record under [`EXTENTS_KEY`] (`"ddrive:extents"`):
+//!
+//!   ```text
+//!   0x01                                      format
+//!   varint size, offset, blocks, byteOffset   the Stat fields the record was written with
+//!   repeated: varint len, varint source       source 0: len zero bytes (a hole);
+//!                                             source s > 0: content-feed bytes from byte s-1
+//!   (varints are protobuf's little-endian base-128)
+//!   ```
+//!
+//!   The Stat's own fields stay meaningful for Node: `size` is the true size, and
+//!   `offset`/`blocks`/`byteOffset` span every block the extents touch, so Node's
+//!   `download(path)` and `stats(path)` fetch and count the right blocks. Node's *reads* of
+//!   such a file are wrong, exactly because Node ignores the record: `readFile` returns the
+//!   concatenation of every block in that span (the superseded bytes, the new pieces, and
+//!   any other file's blocks appended in between, holes missing), and ranged reads return
+//!   `size` bytes from `byteOffset` of that concatenation. When a Stat's fields no longer
+//!   match the ones in its record (Node rewrote the file, copying the metadata map as its fd
+//!   append does), the record is ignored and the file is read as its run. More than 512
+//!   extents make the commit rewrite the file as one run, which bounds the Stat at a few KiB.
+//!   In this mode [`Drive::truncate`] also trims or extends without copying.
+//!
 //! # What is left
 //! - Replication: reads of blocks that are not stored return [`Error::NotStored`];
-//!   `download`, `watch` and file descriptors (`open/read/write/close`) are not there yet.
-//! - `rename` and random-access writes (the issue's "beyond the original" part).
+//!   [`Drive::download`] reports the ranges (replication will fetch them), and replication
+//!   must call [`Drive::notify_watchers`] after storing metadata blocks from a peer.
 //! - Performance: the trie runs over the corestore's shared feed handles by moving the feed
 //!   out of its mutex for each operation (see `feeds.rs`), so every operation starts with a
-//!   cold node cache; fine for correctness, not for the benchmark targets.
+//!   cold node cache; fine for correctness, not for the benchmark targets. A directory rename
+//!   holds every moved node in memory for the batch.
+//! - Watchers see mounts present when the watch starts (as JS); a watch does not follow
+//!   symlinks. Two writable descriptors on one file: the last commit wins (as JS).
+//! - A descriptor's buffered edits that cannot be spilled without breaking the run
+//!   (compatible mode, writes out of order) stay in memory until the commit.
 //!
 //! # Differences from JS
 //! - Reading a directory is EISDIR (JS returns empty content); the streaming writer cuts
 //!   blocks at 512 KiB boundaries (JS cuts where the caller's writes were, which also means
 //!   timing-dependent boundaries through fds).
 //! - A Stat stored with `mtime`/`ctime` 0 reads back as 0 (JS substitutes *now*).
+//! - Descriptors: writes may go anywhere (JS refuses anything but sequential writes), a
+//!   commit stamps mtime/ctime with *now* (JS keeps the times of the Stat at open), reads and
+//!   writes with an explicit position leave the descriptor position alone (`pread`), opening
+//!   a directory is EISDIR, a writable descriptor on a read-only drive is EACCES (JS: EINVAL),
+//!   `O_TRUNC` follows symlinks (JS truncates the link's own Stat), and `ftruncate` takes any
+//!   size (JS only 0). JS's fd write path cuts blocks where its 100 ms / 64 KiB batcher did;
+//!   here blocks are cut at 512 KiB.
 //! - `readdir` of a recursive listing follows mountable-hypertrie, but a mount nested inside a
 //!   mount listed through the outer mount's prefix is only descended once.
 #![deny(missing_docs)]
@@ -71,29 +138,39 @@
 mod async_drive;
 mod clock;
 mod diff;
+mod download;
 mod drive;
+mod edit;
 mod error;
+mod fd;
 mod feeds;
 mod fs;
+mod layout;
 mod mount_record;
 mod path;
 mod proto;
 mod readdir;
 mod reader;
+mod rename;
 mod resolve;
 mod stat;
+mod watch;
 mod writer;
 
 pub use crate::{
     async_drive::{AsyncDrive, AsyncFileReader, AsyncFileWriter},
     clock::Clock,
     diff::{DiffEntry, DiffKind},
-    drive::{BLOCK_SIZE, Drive, DriveOptions},
+    download::{BlockRange, Download},
+    drive::{BLOCK_SIZE, Drive, DriveOptions, WriteMode},
     error::{Error, Result, errno},
+    fd::{flags, parse_flags},
     fs::{FileStats, MountEntry, MountOptions, WriteOptions},
+    layout::EXTENTS_KEY,
     mount_record::MountRecord,
     readdir::{DirEntry, ReaddirOptions},
     reader::FileReader,
     stat::{Metadata, Stat, StatMount, mode},
+    watch::{WatchEvent, Watcher},
     writer::FileWriter,
 };

@@ -8,30 +8,128 @@ use hypercore::PublicKey;
 use crate::drive::Drive;
 use crate::error::{Error, Result};
 use crate::feeds::{feed_error, lock};
+use crate::layout::{Extent, Layout, Source, stat_layout};
 use crate::path::fix_name;
 use crate::stat::Stat;
 
-/// A file's content: a run of blocks of one feed (a drive's content feed, or a mounted
-/// hypercore from block 0). Reads seek to the block holding the position (hypercore `seek`)
-/// and load only the blocks they touch; a block not stored locally is
-/// [`Error::NotStored`].
+/// Reads feed bytes block by block, keeping the last block for sequential reads.
 #[derive(Debug)]
-pub struct FileReader {
+pub(crate) struct BlockCache {
     feed: SharedFeed,
     key: PublicKey,
-    /// First block.
-    offset: u64,
-    /// Number of blocks.
-    blocks: u64,
-    /// Feed byte position of block `offset`.
-    byte_offset: u64,
+    /// Blocks a contiguous file may touch: reading past them means a corrupt Stat.
+    limit: Option<u64>,
+    /// The block last read: (feed byte start, bytes).
+    cached: Option<(u64, Vec<u8>)>,
+}
+
+impl BlockCache {
+    pub(crate) fn new(feed: SharedFeed, limit: Option<u64>) -> Self {
+        let key = *lock(&feed).key();
+        BlockCache {
+            feed,
+            key,
+            limit,
+            cached: None,
+        }
+    }
+
+    pub(crate) fn feed(&self) -> &SharedFeed {
+        &self.feed
+    }
+
+    /// Copies bytes from feed byte `target` on, up to the end of its block or of `out`.
+    fn read(&mut self, target: u64, out: &mut [u8]) -> Result<usize> {
+        let hit = self
+            .cached
+            .as_ref()
+            .is_some_and(|(start, bytes)| target >= *start && target < *start + bytes.len() as u64);
+        if !hit {
+            let mut feed = lock(&self.feed);
+            let key = self.key;
+            let (index, within) = feed.seek(target).map_err(|e| feed_error(&key, e))?;
+            if self.limit.is_some_and(|end| index >= end) || index >= feed.len() {
+                return Err(Error::Corrupt {
+                    what: "stat",
+                    path: String::new(),
+                    reason: "size runs past the file's blocks",
+                });
+            }
+            let bytes = feed.get(index).map_err(|e| feed_error(&key, e))?;
+            self.cached = Some((target - within, bytes));
+        }
+        let Some((start, bytes)) = &self.cached else {
+            return Err(Error::Task("block cache empty".into()));
+        };
+        let within = usize::try_from(target - start).unwrap_or(usize::MAX);
+        let n = bytes.len().saturating_sub(within).min(out.len());
+        out[..n].copy_from_slice(&bytes[within..within + n]);
+        Ok(n)
+    }
+}
+
+/// Reads at file position `pos` from positioned extents (at most to the end of one extent);
+/// 0 at the end of the file.
+pub(crate) fn read_extents(
+    extents: &[(u64, Extent)],
+    pending: &[u8],
+    cache: &mut BlockCache,
+    pos: u64,
+    buf: &mut [u8],
+) -> Result<usize> {
+    let i = extents.partition_point(|(start, _)| *start <= pos);
+    let Some((start, extent)) = i.checked_sub(1).and_then(|i| extents.get(i)) else {
+        return Ok(0);
+    };
+    let within = pos - start;
+    if within >= extent.len || buf.is_empty() {
+        return Ok(0);
+    }
+    let n = usize::try_from(extent.len - within)
+        .unwrap_or(usize::MAX)
+        .min(buf.len());
+    match extent.source {
+        Source::Zeros => {
+            buf[..n].fill(0);
+            Ok(n)
+        }
+        Source::Feed(b) => cache.read(b + within, &mut buf[..n]),
+        Source::Pending(p) => {
+            let from = usize::try_from(p + within).unwrap_or(usize::MAX);
+            let bytes = pending.get(from..from + n).ok_or_else(|| {
+                Error::Task("pending write buffer shorter than its extents".into())
+            })?;
+            buf[..n].copy_from_slice(bytes);
+            Ok(n)
+        }
+    }
+}
+
+/// A file's content: a run of blocks of one feed (a drive's content feed, or a mounted
+/// hypercore from block 0), or the extents of a file written by random-access writes. Reads
+/// seek to the block holding the position (hypercore `seek`) and load only the blocks they
+/// touch; a block not stored locally is [`Error::NotStored`].
+#[derive(Debug)]
+pub struct FileReader {
+    cache: BlockCache,
+    extents: Vec<(u64, Extent)>,
+    /// The contiguous run (first block, block count), when the file is one.
+    run: Option<(u64, u64)>,
     size: u64,
     pos: u64,
-    /// The block last read, for sequential reads inside it: (index, feed byte start, bytes).
-    cached: Option<(u64, u64, Vec<u8>)>,
 }
 
 impl FileReader {
+    pub(crate) fn new(feed: SharedFeed, layout: &Layout, run: Option<(u64, u64)>) -> Self {
+        FileReader {
+            cache: BlockCache::new(feed, run.map(|(offset, blocks)| offset + blocks)),
+            extents: layout.positioned(),
+            run,
+            size: layout.size(),
+            pos: 0,
+        }
+    }
+
     /// The file's size in bytes.
     pub fn size(&self) -> u64 {
         self.size
@@ -44,42 +142,7 @@ impl FileReader {
 
     /// Reads up to `buf.len()` bytes at `pos` (no position change); 0 at the end.
     pub fn read_at(&mut self, pos: u64, buf: &mut [u8]) -> Result<usize> {
-        if pos >= self.size || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = (self.size - pos).min(buf.len() as u64);
-        let target = self.byte_offset + pos;
-        let (_, start, block) = self.block_at(target)?;
-        let within = usize::try_from(target - start).unwrap_or(usize::MAX);
-        let avail = block.len().saturating_sub(within);
-        let n = avail.min(usize::try_from(want).unwrap_or(usize::MAX));
-        buf[..n].copy_from_slice(&block[within..within + n]);
-        Ok(n)
-    }
-
-    /// The block holding feed byte `target`, from the one-block cache or the feed.
-    fn block_at(&mut self, target: u64) -> Result<(u64, u64, &[u8])> {
-        let hit = self.cached.as_ref().is_some_and(|(_, start, bytes)| {
-            target >= *start && target < *start + bytes.len() as u64
-        });
-        if !hit {
-            let mut feed = lock(&self.feed);
-            let key = self.key;
-            let (index, within) = feed.seek(target).map_err(|e| feed_error(&key, e))?;
-            if index >= self.offset + self.blocks {
-                return Err(Error::Corrupt {
-                    what: "stat",
-                    path: String::new(),
-                    reason: "size runs past the file's blocks",
-                });
-            }
-            let bytes = feed.get(index).map_err(|e| feed_error(&key, e))?;
-            self.cached = Some((index, target - within, bytes));
-        }
-        match &self.cached {
-            Some((index, start, bytes)) => Ok((*index, *start, bytes)),
-            None => Err(Error::Task("block cache empty".into())),
-        }
+        read_extents(&self.extents, &[], &mut self.cache, pos, buf)
     }
 
     /// Appends bytes `start..end` (clamped to the file) to `out`.
@@ -102,16 +165,33 @@ impl FileReader {
     }
 
     /// The file's blocks as stored, the last cut so the total is `limit` bytes (how a JS
-    /// read stream with `length` delivers them).
+    /// read stream with `length` delivers them). A file made of extents is read in
+    /// 512 KiB pieces instead.
     pub(crate) fn blocks_up_to(&mut self, limit: u64) -> Result<Vec<Vec<u8>>> {
+        let Some((offset, blocks)) = self.run else {
+            let mut out = Vec::new();
+            let mut pos = 0;
+            while pos < limit.min(self.size) {
+                let mut piece = Vec::new();
+                let end = (pos + crate::drive::BLOCK_SIZE as u64).min(limit);
+                self.read_range_into(pos, end, &mut piece)?;
+                pos += piece.len() as u64;
+                if piece.is_empty() {
+                    break;
+                }
+                out.push(piece);
+            }
+            return Ok(out);
+        };
         let mut out = Vec::new();
         let mut total = 0u64;
-        let mut feed = lock(&self.feed);
-        for index in self.offset..self.offset + self.blocks {
+        let mut feed = lock(self.cache.feed());
+        let key = *feed.key();
+        for index in offset..offset + blocks {
             if total >= limit {
                 break;
             }
-            let mut block = feed.get(index).map_err(|e| feed_error(&self.key, e))?;
+            let mut block = feed.get(index).map_err(|e| feed_error(&key, e))?;
             let room = usize::try_from(limit - total).unwrap_or(usize::MAX);
             block.truncate(room);
             total += block.len() as u64;
@@ -154,35 +234,29 @@ impl Drive {
             && m.hypercore
         {
             // As JS: the mounted core is read from block 0 to its current length.
-            let key = PublicKey(m.key);
-            let feed = self.store.get_by_key(&key)?;
+            let feed = self.store.get_by_key(&PublicKey(m.key))?;
             let (blocks, size) = {
                 let f = lock(&feed);
                 (f.len(), f.byte_len())
             };
-            return Ok(FileReader {
+            let run = Extent {
+                len: size,
+                source: Source::Feed(0),
+            };
+            return Ok(FileReader::new(
                 feed,
-                key,
-                offset: 0,
-                blocks,
-                byte_offset: 0,
-                size,
-                pos: 0,
-                cached: None,
-            });
+                &Layout::from_extents([run]),
+                Some((0, blocks)),
+            ));
         }
         let holder = located.found.as_ref().map_or(self, |f| &f.drive);
         let feed = holder.content()?.clone();
-        let key = *lock(&feed).key();
-        Ok(FileReader {
-            feed,
-            key,
-            offset: stat.offset,
-            blocks: stat.blocks,
-            byte_offset: stat.byte_offset,
-            size: stat.size,
-            pos: 0,
-            cached: None,
-        })
+        let (layout, extents) = stat_layout(stat).map_err(|reason| Error::Corrupt {
+            what: "extent record",
+            path: located.name.clone(),
+            reason,
+        })?;
+        let run = (!extents).then_some((stat.offset, stat.blocks));
+        Ok(FileReader::new(feed, &layout, run))
     }
 }

@@ -172,7 +172,10 @@ impl Drive {
                 t.put_with(&key, Some(&value), options)
             });
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.hub.notify();
+                Ok(())
+            }
             Err(Error::Trie(hypertrie::Error::Condition(e))) if e.is::<Exists>() => {
                 Err(Error::AlreadyExists(format!("/{key}")))
             }
@@ -214,7 +217,10 @@ impl Drive {
             t.del_with(&key, options)
         });
         match result {
-            Ok(node) => Ok(node.is_some()),
+            Ok(node) => {
+                self.hub.notify();
+                Ok(node.is_some())
+            }
             Err(Error::Trie(hypertrie::Error::Condition(_)))
                 if mountpoint.load(Ordering::SeqCst) =>
             {
@@ -230,7 +236,9 @@ impl Drive {
     /// A batch on this drive's own trie (mount and unmount records).
     pub(crate) fn batch(&self, ops: Vec<BatchOp>) -> Result<()> {
         self.ensure_writable()?;
-        with_trie(&self.metadata, |t| t.batch(ops)).map(|_| ())
+        with_trie(&self.metadata, |t| t.batch(ops))?;
+        self.hub.notify();
+        Ok(())
     }
 
     /// mountable-hypertrie `iterator(prefix, {recursive, noMounts, gt})`, collected.

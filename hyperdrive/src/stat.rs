@@ -100,6 +100,11 @@ impl Metadata {
         }
     }
 
+    /// Drops `key` altogether (unlike JS's `removeMetadata`, which keeps it with no value).
+    pub(crate) fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| k != key);
+    }
+
     /// The value of `key`: `None` when absent, `Some(None)` when removed.
     pub fn get(&self, key: &str) -> Option<Option<&[u8]>> {
         self.0

@@ -91,3 +91,27 @@ async fn static_mount_and_unmount() -> Result<()> {
     assert_eq!(a.read_file("/pinned/f")?, b"one");
     Ok(())
 }
+
+#[tokio::test]
+async fn descriptors_rename_and_random_writes_async() -> Result<()> {
+    let store = Arc::new(Corestore::in_memory()?);
+    let drive = AsyncDrive::new(Drive::create(store, DriveOptions::default())?);
+    let fd = drive.open_fd("/f", hyperdrive::parse_flags("w+")?).await?;
+    drive.write_fd(fd, b"hello".to_vec(), None).await?;
+    drive.write_fd(fd, b"J".to_vec(), Some(0)).await?;
+    assert_eq!(drive.read_fd(fd, 10, Some(0)).await?, b"Jello");
+    assert_eq!(drive.fstat(fd).await?.size, 5);
+    drive.close_fd(fd).await?;
+    drive.append("/f", b"!".to_vec()).await?;
+    drive.write_at("/f", 1, b"E".to_vec()).await?;
+    drive.rename("/f", "/g").await?;
+    assert_eq!(drive.read_file("/g").await?, b"JEllo!");
+    drive.set_len("/g", 2).await?;
+    assert_eq!(drive.read_file("/g").await?, b"JE");
+    let mut watcher = drive.watch("/").await?;
+    drive.unlink("/g").await?;
+    assert!(watcher.changed().await.is_some());
+    assert!(drive.download("/").await?.ranges.is_empty());
+    assert!(drive.stats("/").await?.is_empty());
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! [`Drive::rename`]: moves a file, symlink, mount point or whole directory in one trie
+//! batch, so one append and one signature take the drive from the old tree to the new one.
+
+use hypertrie::{BatchOp, IterOptions};
+
+use crate::drive::Drive;
+use crate::error::{Error, Result};
+use crate::mount_record::{MOUNT_PREFIX, MountRecord};
+use crate::path::{fix_name, join, trie_key};
+use crate::stat::{Stat, mode};
+
+fn is_dir(stat: &Stat) -> bool {
+    stat.file_type() == mode::S_IFDIR && stat.mount.as_ref().is_none_or(|m| !m.hypercore)
+}
+
+impl Drive {
+    /// Renames `from` to `to` (POSIX `rename`): a file, symlink (the link itself), mount
+    /// point, or directory with everything under it, explicit or implicit.
+    ///
+    /// Every node under `from` is put under `to` and then deleted, in **one** trie batch:
+    /// one append, one signature, so a reader at any signed version sees the old tree or the
+    /// new one. Node reads the nodes as ordinary puts and deletes. An existing `to` is
+    /// replaced when both are files, or both directories and `to` is empty.
+    ///
+    /// Errors: ENOENT (no `from`), EINVAL (`to` inside `from`, the root, a mount point as
+    /// `to`), ENOTDIR / EISDIR (a directory onto a file or the other way round), ENOTEMPTY,
+    /// EXDEV (`from` and `to` in different drives through mounts), EACCES.
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.ensure_writable()?;
+        let from = fix_name(from);
+        let to = fix_name(to);
+        if from == "/" || to == "/" {
+            return Err(Error::InvalidArgument("cannot rename the root".into()));
+        }
+        let src = self.lstat_located(&from, false)?;
+        let src_dir = is_dir(&src.stat);
+        if from == to {
+            return Ok(());
+        }
+        if to.starts_with(&format!("{from}/")) {
+            return Err(Error::InvalidArgument(format!(
+                "cannot move {from} into itself ({to})"
+            )));
+        }
+        let (owner, key_from) = self.owner(&from)?;
+        let (to_owner, key_to) = self.owner(&to)?;
+        if owner.key() != to_owner.key() || owner.checkout != to_owner.checkout {
+            return Err(Error::CrossDevice(format!("{from} -> {to}")));
+        }
+        owner.ensure_writable()?;
+        match self.lstat_located(&to, false) {
+            Ok(dst) => {
+                let dst_dir = is_dir(&dst.stat);
+                if dst.stat.mount.is_some() {
+                    return Err(Error::InvalidArgument(format!("{to} is a mount point")));
+                }
+                if src_dir && !dst_dir {
+                    return Err(Error::NotDirectory(to));
+                }
+                if !src_dir && dst_dir {
+                    return Err(Error::IsDirectory(to));
+                }
+                if dst_dir && !self.readdir(&to, &Default::default())?.is_empty() {
+                    return Err(Error::NotEmpty(to));
+                }
+            }
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+
+        let moved = |key: &str, base_from: &str, base_to: &str| -> String {
+            format!("{base_to}{}", key.get(base_from.len()..).unwrap_or(""))
+        };
+        let mut puts = Vec::new();
+        let mut dels = Vec::new();
+        for node in owner.trie_list(&key_from, IterOptions::default())? {
+            let Some(value) = node.value() else { continue };
+            puts.push(
+                BatchOp::put(moved(node.key(), &key_from, &key_to), value.to_vec())
+                    .flags(node.flags()),
+            );
+            dels.push(BatchOp::del(node.key()));
+        }
+        // Mount records under `from` move too, their local path rewritten.
+        let records_from = trie_key(&join(&[MOUNT_PREFIX, &key_from]));
+        let records_to = trie_key(&join(&[MOUNT_PREFIX, &key_to]));
+        for node in owner.trie_list(&records_from, IterOptions::default().hidden(true))? {
+            let mut record =
+                MountRecord::decode(node.value().unwrap_or(&[])).map_err(|reason| {
+                    Error::Corrupt {
+                        what: "mount record",
+                        path: node.key().to_owned(),
+                        reason,
+                    }
+                })?;
+            record.local_path = moved(&record.local_path, &key_from, &key_to);
+            puts.push(
+                BatchOp::put(
+                    moved(node.key(), &records_from, &records_to),
+                    record.encode(),
+                )
+                .hidden(true)
+                .flags(node.flags()),
+            );
+            dels.push(BatchOp::del(node.key()).hidden(true));
+        }
+        if puts.is_empty() {
+            return Err(Error::NotFound(from));
+        }
+        // Puts first: the unsigned versions inside the batch show both trees, never neither.
+        puts.extend(dels);
+        owner.batch(puts)
+    }
+}
