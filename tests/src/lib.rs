@@ -9,6 +9,8 @@
 
 pub mod content;
 pub mod ddrive;
+pub mod drive_ddrive;
+pub mod drive_script;
 pub mod files;
 mod node;
 mod seed;
