@@ -120,12 +120,7 @@ impl Bitfield {
         let max_length = self.pager.len() as u64 * self.index.page_size() as u64;
         let mut ite = start;
         while ite < max_length && self.index.set_byte(&mut self.pager, ite, byte) {
-            let sibling = self.index.get_byte(&self.pager, flat_tree::sibling(ite));
-            byte = if flat_tree::is_left(ite) {
-                parent_left(byte) | parent_right(sibling)
-            } else {
-                parent_right(byte) | parent_left(sibling)
-            };
+            byte = self.parent_summary(ite, byte);
             ite = flat_tree::parent(ite);
         }
         if len != self.index.bit_len() {
@@ -139,12 +134,7 @@ impl Bitfield {
             let mut ite = root;
             let mut byte = self.index.get_byte(&self.pager, ite);
             loop {
-                let sibling = self.index.get_byte(&self.pager, flat_tree::sibling(ite));
-                byte = if flat_tree::is_left(ite) {
-                    parent_left(byte) | parent_right(sibling)
-                } else {
-                    parent_right(byte) | parent_left(sibling)
-                };
+                byte = self.parent_summary(ite, byte);
                 ite = flat_tree::parent(ite);
                 // `setByteNoAlloc`: never grows the index past what is allocated.
                 if 8 * ite >= self.index.bit_len()
@@ -153,6 +143,16 @@ impl Bitfield {
                     break;
                 }
             }
+        }
+    }
+
+    /// The summary byte of `node`'s parent, given `node`'s new summary and its sibling's.
+    fn parent_summary(&self, node: u64, byte: u8) -> u8 {
+        let sibling = self.index.get_byte(&self.pager, flat_tree::sibling(node));
+        if flat_tree::is_left(node) {
+            parent_left(byte) | parent_right(sibling)
+        } else {
+            parent_right(byte) | parent_left(sibling)
         }
     }
 
