@@ -56,6 +56,8 @@ mod node;
 mod proof;
 #[cfg(feature = "protocol")]
 pub mod protocol;
+#[cfg(feature = "protocol")]
+pub mod replicate;
 mod storage;
 mod tree;
 

@@ -1,0 +1,72 @@
+//! Feed replication over the hypercore-protocol 8 session, wire-compatible with Node's
+//! `hypercore@9` (`lib/replicate.js` and the download half of `index.js`).
+//!
+//! Two layers, as in [`protocol`](crate::protocol):
+//! - [`Replicator`] is sans-IO: one per feed, any number of peers (one per channel). It turns a
+//!   peer's `Status`/`Want`/`Have`/`Unhave`/`Request`/`Data` into what to send back
+//!   ([`Replicator::poll_transmit`]) and into verified writes to the [`Feed`](crate::Feed) it
+//!   borrows for each call. Time is passed in.
+//! - With the `tokio` feature, [`SharedFeed`] keeps a feed and its replicator behind a std mutex
+//!   (never held across an `.await`) and [`replicate`] runs one session over any
+//!   `AsyncRead + AsyncWrite`, for every feed given, with any number of such connections per
+//!   feed. [`SharedFeed::get`] waits for a block with a timeout and a clear error.
+//!
+//! # What a replicator does
+//! - On open: `Options{ack}` if acks are asked for, `Status` unless uploading and downloading,
+//!   then `Want{start: j·2^20, length: 2^20}` for every region a reader or selection touches and
+//!   always region 0 (≤ 16 unanswered, as JS).
+//! - Uploading: 8192-aligned `Want`s are answered with the eager-length `Have` and an RLE
+//!   bitfield `Have` echoing the `Want`'s length; afterwards every appended or downloaded block
+//!   is announced. `Request`s (also by byte offset, also hash-only) are answered with the block,
+//!   the proof nodes the requester's digest says it lacks, and the signature when the proof
+//!   reaches the roots. Requests queue as requests and are answered only as the transport drains.
+//! - Downloading: sparse by default ([`Mode::Sparse`]: blocks a reader waits on, through
+//!   [`Replicator::want`], and [`Replicator::download`] ranges), or everything ([`Mode::Full`]).
+//!   Only blocks a peer announced are requested, each from one peer at a time, many in flight
+//!   (default 64 per peer, and 16 more for waited-on blocks; JS uses 16). Every `Data` is
+//!   verified by [`Feed::put`](crate::Feed::put) against the signed roots before anything is
+//!   stored; unrequested blocks are refused with `Unhave`, as JS does.
+//! - Bad peers: a `Data` that does not verify or is malformed, or a peer whose oldest request
+//!   goes unanswered for the request timeout (re-armed on every answer, as JS), fails that peer:
+//!   [`ReplicatorEvent::PeerFailed`], its channel is closed ([`Outgoing::Close`]) and its
+//!   requests go to other peers. Nothing panics on peer input, and what a peer can make us hold
+//!   is bounded: its announced bitfield (1 MiB of pages), its queued requests (1024), its `Have`
+//!   bitfields (one 1 MiB-block region).
+//! - Live: announced appends are fetched by full clones and by readers waiting past the end.
+//!   Non-live: a full clone that has everything sends `Status{downloading: false}`, and a writer
+//!   whose non-live peer is done answers `Status{false, false}` and closes (JS `_autoEnd`).
+//! - Counters: per peer and per feed, bytes and blocks uploaded and downloaded ([`Stats`]).
+//!
+//! Tests: `cargo test -p hypercore --test replicate_core` (two and three sessions back to back,
+//! no sockets), `--features tokio --test replicate_io` (over in-memory pipes, paused time for
+//! the timeouts), `--features interop --test replicate_interop` (against Node hypercore 9 over
+//! TCP on 127.0.0.1, in both roles; needs `node` and `<workspace>/tests/js/node_modules`).
+//!
+//! # What is left
+//! - Uploads use the requester's digest but no per-peer memory of nodes already sent (JS
+//!   `remoteTree`): proofs are correct but may repeat nodes a peer was sent earlier.
+//! - No `update()` (hash-only requests to learn a new length without a block), no
+//!   `allowPush`, no feed extensions on the channel (the session supports them), no
+//!   `setUploading`/`setDownloading` after open, and `bytes` requests are answered but never
+//!   made. Requests are scanned in order, not randomly as JS does.
+//! - Corestore / Hyperdrive replication (many feeds opened on demand on one stream, the
+//!   `hypertrie` extension) is the next step; [`replicate`] already carries several feeds.
+//! - A reader that drops a [`SharedFeed::get`] future before it resolves leaves the block
+//!   wanted until it arrives.
+
+mod error;
+#[cfg(feature = "tokio")]
+mod io;
+mod peer;
+mod remote_bits;
+mod replicator;
+#[cfg(feature = "tokio")]
+mod shared;
+
+pub use self::error::ReplicateError;
+#[cfg(feature = "tokio")]
+pub use self::io::replicate;
+pub use self::peer::{Outgoing, Stats};
+pub use self::replicator::{Mode, PeerId, Replicator, ReplicatorConfig, ReplicatorEvent};
+#[cfg(feature = "tokio")]
+pub use self::shared::{DEFAULT_GET_TIMEOUT, FeedStats, SharedFeed};

@@ -1,0 +1,59 @@
+//! Why a peer was dropped, or why a replication call failed.
+
+use std::time::Duration;
+
+/// A replication error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplicateError {
+    /// A local feed operation failed (storage, not the peer's fault).
+    #[error("feed: {0}")]
+    Feed(#[from] crate::Error),
+    /// The protocol session failed or refused a call.
+    #[error("protocol: {0}")]
+    Protocol(#[from] crate::protocol::Error),
+    /// The peer sent a block (or proof) that does not verify; nothing of it was stored.
+    #[error("peer sent block {index} with an invalid proof: {source}")]
+    BadData {
+        /// The block.
+        index: u64,
+        /// What the verification found.
+        #[source]
+        source: crate::Error,
+    },
+    /// The peer sent a `Data` whose nodes or signature have the wrong size.
+    #[error("peer sent a malformed Data for block {index}: {reason}")]
+    Malformed {
+        /// The block.
+        index: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The peer did not answer a request in time (JS "Request timeout").
+    #[error("peer did not answer the request for block {index} within {timeout:?}")]
+    RequestTimeout {
+        /// The oldest unanswered block.
+        index: u64,
+        /// The request timeout.
+        timeout: Duration,
+    },
+    /// No peer delivered the block in time.
+    #[error("block {index} was not received within {timeout:?}{}", last_error_suffix(.last_peer_error))]
+    GetTimeout {
+        /// The block.
+        index: u64,
+        /// The configured wait.
+        timeout: Duration,
+        /// The last reason a peer of this feed was dropped, if any.
+        last_peer_error: Option<String>,
+    },
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Io(String),
+}
+
+fn last_error_suffix(e: &Option<String>) -> String {
+    e.as_ref()
+        .map(|e| format!(" (last peer error: {e})"))
+        .unwrap_or_default()
+}

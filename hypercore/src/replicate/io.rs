@@ -1,0 +1,230 @@
+//! Runs one protocol session over a tokio transport, replicating any number of shared feeds.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use super::error::ReplicateError;
+use super::peer::Outgoing;
+use super::replicator::PeerId;
+use super::shared::{SharedFeed, now};
+use crate::protocol::{Event, Session, SessionConfig};
+use crate::storage::Storage;
+
+/// Bytes read per syscall.
+const READ_CHUNK: usize = 64 * 1024;
+/// Stop pulling messages (and so answering requests) while this much is unwritten: the transport
+/// sets the pace of uploads, and memory stays bounded by this plus one block.
+const HIGH_WATER: usize = 256 * 1024;
+
+struct Channel<S: Storage> {
+    feed: SharedFeed<S>,
+    peer: Option<PeerId>,
+}
+
+/// Replicates `feeds` with the peer at the other end of `io` until the transport ends (or, for a
+/// non-live session, until every channel closed).
+///
+/// Every feed is opened on the session; a feed the remote opens that is not in `feeds` is
+/// refused with `Close{discoveryKey}`. A peer that sends invalid data or stalls is dropped from
+/// that feed (its channel is closed) and its requests go to the feed's other peers.
+pub async fn replicate<T, S>(
+    io: T,
+    config: SessionConfig,
+    feeds: &[SharedFeed<S>],
+) -> Result<(), ReplicateError>
+where
+    T: AsyncRead + AsyncWrite,
+    S: Storage,
+{
+    let mut channels: HashMap<[u8; 32], Channel<S>> = feeds
+        .iter()
+        .map(|f| {
+            let ch = Channel {
+                feed: f.clone(),
+                peer: None,
+            };
+            (f.key().discovery_key(), ch)
+        })
+        .collect();
+    let wake = Arc::new(Notify::new());
+    let result = run(io, config, &mut channels, &wake).await;
+    let at = now();
+    for ch in channels.values_mut() {
+        if let Some(peer) = ch.peer.take() {
+            ch.feed.remove_peer(peer, at);
+        }
+    }
+    result
+}
+
+async fn run<T, S>(
+    io: T,
+    config: SessionConfig,
+    channels: &mut HashMap<[u8; 32], Channel<S>>,
+    wake: &Arc<Notify>,
+) -> Result<(), ReplicateError>
+where
+    T: AsyncRead + AsyncWrite,
+    S: Storage,
+{
+    let mut session = Session::new(config, now());
+    for ch in channels.values() {
+        session.open(ch.feed.key())?;
+    }
+    let (rd, wr) = tokio::io::split(io);
+    tokio::pin!(rd);
+    tokio::pin!(wr);
+    let mut refused: HashSet<[u8; 32]> = HashSet::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut out: Vec<u8> = Vec::new();
+    let mut written = 0usize;
+    let mut eof = false;
+    let mut finished = false;
+    loop {
+        let at = now();
+        while let Some(event) = session.poll_event() {
+            finished |= on_event(&mut session, channels, &refused, wake, event, at)?;
+        }
+        pull(&mut session, channels, &mut refused, &mut out, written, at)?;
+        while let Some(bytes) = session.poll_transmit(at) {
+            out.extend_from_slice(&bytes);
+        }
+        if written == out.len() {
+            out.clear();
+            written = 0;
+            if finished || session.is_closed() {
+                let _ = wr.flush().await;
+                let _ = wr.shutdown().await;
+                return Ok(());
+            }
+            if eof {
+                return Ok(());
+            }
+        }
+        let deadline = channels
+            .values()
+            .filter_map(|c| c.feed.poll_timeout())
+            .chain(session.poll_timeout())
+            .min()
+            .map(tokio::time::Instant::from_std);
+        tokio::select! {
+            r = wr.write(&out[written..]), if written < out.len() => {
+                match r {
+                    Ok(0) => return Err(ReplicateError::Io("transport wrote nothing".into())),
+                    Ok(n) => written += n,
+                    Err(e) => {
+                        session.destroy();
+                        return Err(ReplicateError::Io(e.to_string()));
+                    }
+                }
+            }
+            r = rd.read(&mut buf), if !eof => {
+                match r {
+                    Ok(0) => {
+                        eof = true;
+                        session.handle_eof()?;
+                    }
+                    Ok(n) => session.handle_input(now(), &buf[..n])?,
+                    Err(e) => {
+                        session.destroy();
+                        return Err(ReplicateError::Io(e.to_string()));
+                    }
+                }
+            }
+            _ = wake.notified() => {}
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                let at = now();
+                session.handle_timeout(at)?;
+                for ch in channels.values() {
+                    ch.feed.handle_timeout(at);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    if let Some(d) = deadline {
+        tokio::time::sleep_until(d).await;
+    }
+}
+
+/// Applies one session event; returns whether the session finished.
+fn on_event<S: Storage>(
+    session: &mut Session,
+    channels: &mut HashMap<[u8; 32], Channel<S>>,
+    refused: &HashSet<[u8; 32]>,
+    wake: &Arc<Notify>,
+    event: Event,
+    at: Instant,
+) -> Result<bool, ReplicateError> {
+    match event {
+        Event::DiscoveryKey { discovery_key } => match channels.get(&discovery_key) {
+            Some(ch) if !refused.contains(&discovery_key) => session.open(ch.feed.key())?,
+            _ => session.close(&discovery_key)?,
+        },
+        Event::ChannelOpen { discovery_key } => {
+            if let Some(ch) = channels.get_mut(&discovery_key)
+                && ch.peer.is_none()
+            {
+                ch.peer = Some(ch.feed.add_peer(Arc::clone(wake), at));
+            }
+        }
+        Event::ChannelClosed { discovery_key } | Event::ChannelRejected { discovery_key } => {
+            if let Some(ch) = channels.get_mut(&discovery_key)
+                && let Some(peer) = ch.peer.take()
+            {
+                ch.feed.remove_peer(peer, at);
+            }
+        }
+        Event::Message {
+            discovery_key,
+            message,
+        } => {
+            if let Some(ch) = channels.get(&discovery_key)
+                && let Some(peer) = ch.peer
+            {
+                ch.feed.on_message(peer, message, at)?;
+            }
+        }
+        Event::Finished => return Ok(true),
+        _ => {}
+    }
+    Ok(false)
+}
+
+/// Moves what the replicators have for this session into it, while the unwritten bytes stay
+/// under [`HIGH_WATER`].
+fn pull<S: Storage>(
+    session: &mut Session,
+    channels: &mut HashMap<[u8; 32], Channel<S>>,
+    refused: &mut HashSet<[u8; 32]>,
+    out: &mut Vec<u8>,
+    written: usize,
+    at: Instant,
+) -> Result<(), ReplicateError> {
+    for (dk, ch) in channels.iter_mut() {
+        let Some(peer) = ch.peer else { continue };
+        while out.len() - written < HIGH_WATER {
+            match ch.feed.poll_transmit(peer)? {
+                None => break,
+                Some(Outgoing::Message(m)) => session.send(dk, m)?,
+                Some(Outgoing::Close) => {
+                    session.close(dk)?;
+                    ch.feed.remove_peer(peer, at);
+                    ch.peer = None;
+                    refused.insert(*dk);
+                    break;
+                }
+            }
+            while let Some(bytes) = session.poll_transmit(at) {
+                out.extend_from_slice(&bytes);
+            }
+        }
+    }
+    Ok(())
+}

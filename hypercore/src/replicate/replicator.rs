@@ -1,0 +1,849 @@
+//! The sans-IO replication of one feed with any number of peers (hypercore 9 `replicate.js` and
+//! the download half of `index.js`).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::error::ReplicateError;
+use super::peer::{Inflight, MAX_QUEUED_UPLOADS, Outgoing, Peer, Stats};
+use crate::crypto::Signature;
+use crate::feed::Feed;
+use crate::node::Node;
+use crate::proof::{Proof, ProofRequest};
+use crate::protocol::{Data, DataNode, Have, Message, Request, Status, Unhave, Want, bitfield_rle};
+use crate::storage::Storage;
+
+/// Blocks per `Want` region: hypercore 9 asks for 1 MiB-block regions.
+const WANT_REGION: u64 = 1 << 20;
+/// `Want`s one peer may leave unanswered (JS: 16).
+const MAX_INFLIGHT_WANTS: u32 = 16;
+/// Largest bitfield a `Have` may expand to: one `Want` region.
+const MAX_HAVE_BITFIELD: usize = (WANT_REGION / 8) as usize;
+/// Extra in-flight requests for blocks a reader waits on, over the selection limit (as JS).
+const URGENT_EXTRA: usize = 16;
+/// Region `Want`s sent for one selection at a time.
+const MAX_SELECTION_REGIONS: u64 = 64;
+
+/// What to download without being asked block by block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Fetch only blocks that are read ([`Replicator::want`]) or selected
+    /// ([`Replicator::download`]) (JS `sparse: true`).
+    #[default]
+    Sparse,
+    /// Fetch every block any peer has, including later appends (JS default).
+    Full,
+}
+
+/// How a feed replicates.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReplicatorConfig {
+    /// Sparse or full.
+    pub mode: Mode,
+    /// Replication `live`: when false, a non-sparse clone that has everything tells its peers it
+    /// is done, and an uploader whose peer is done closes the channel.
+    pub live: bool,
+    /// Requests in flight per peer for selections (readers' blocks get 16 more). JS uses 16.
+    pub max_requests: usize,
+    /// A peer that leaves its oldest request unanswered this long (re-armed on every answer) is
+    /// dropped and its requests go to other peers.
+    pub request_timeout: Duration,
+    /// Answer peers' requests.
+    pub upload: bool,
+    /// Request blocks from peers; `None` = unless the feed is writable (JS default).
+    pub download: Option<bool>,
+    /// Ask peers to acknowledge every block we upload (`Options.ack`).
+    pub ack: bool,
+}
+
+impl Default for ReplicatorConfig {
+    fn default() -> Self {
+        ReplicatorConfig {
+            mode: Mode::Sparse,
+            live: true,
+            max_requests: 64,
+            request_timeout: crate::protocol::DEFAULT_TIMEOUT,
+            upload: true,
+            download: None,
+            ack: false,
+        }
+    }
+}
+
+/// A peer of one replicator (one channel of one session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerId(pub u64);
+
+/// Something the application may want to know.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReplicatorEvent {
+    /// A block arrived, verified, and was stored.
+    Downloaded {
+        /// From whom.
+        peer: PeerId,
+        /// The block.
+        index: u64,
+        /// Its size.
+        bytes: usize,
+    },
+    /// A peer misbehaved or stalled; its channel is being closed and its requests go elsewhere.
+    PeerFailed {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        error: ReplicateError,
+    },
+    /// The peer acknowledged a block we sent (`Options.ack`).
+    Ack {
+        /// The peer.
+        peer: PeerId,
+        /// The block.
+        index: u64,
+    },
+    /// A bounded [`Replicator::download`] range is complete.
+    RangeDone {
+        /// First block.
+        start: u64,
+        /// One past the last.
+        end: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Selection {
+    start: u64,
+    end: Option<u64>,
+}
+
+/// Replication of one feed with its peers, sans-IO.
+///
+/// The caller owns the feed and the sessions: it passes the feed to every call, hands each
+/// peer's feed messages to [`on_message`](Self::on_message), sends what
+/// [`poll_transmit`](Self::poll_transmit) returns on that peer's channel (pulling only as fast as
+/// the transport drains: uploads are produced there), and calls
+/// [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout).
+#[derive(Debug)]
+pub struct Replicator {
+    config: ReplicatorConfig,
+    peers: BTreeMap<PeerId, Peer>,
+    next_peer: u64,
+    selections: Vec<Selection>,
+    /// Blocks readers wait on, with how many readers.
+    waiting: BTreeMap<u64, usize>,
+    /// Blocks requested and unanswered, and from whom: each is asked of one peer at a time.
+    reserved: HashMap<u64, PeerId>,
+    stats: Stats,
+    events: VecDeque<ReplicatorEvent>,
+    last_peer_error: Option<String>,
+}
+
+impl Replicator {
+    /// A replicator with no peers yet.
+    pub fn new(config: ReplicatorConfig) -> Self {
+        let selections = match config.mode {
+            Mode::Full => vec![Selection {
+                start: 0,
+                end: None,
+            }],
+            Mode::Sparse => Vec::new(),
+        };
+        Replicator {
+            config,
+            peers: BTreeMap::new(),
+            next_peer: 0,
+            selections,
+            waiting: BTreeMap::new(),
+            reserved: HashMap::new(),
+            stats: Stats::default(),
+            events: VecDeque::new(),
+            last_peer_error: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReplicatorConfig {
+        &self.config
+    }
+
+    /// Counters over every peer, past and present.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// One peer's counters.
+    pub fn peer_stats(&self, peer: PeerId) -> Option<Stats> {
+        self.peers.get(&peer).map(|p| p.stats)
+    }
+
+    /// Requests in flight to `peer`.
+    pub fn inflight(&self, peer: PeerId) -> usize {
+        self.peers.get(&peer).map_or(0, |p| p.inflight.len())
+    }
+
+    /// One past the highest block `peer` announced.
+    pub fn remote_length(&self, peer: PeerId) -> Option<u64> {
+        self.peers.get(&peer).map(|p| p.remote_length)
+    }
+
+    /// The peers (open or failing).
+    pub fn peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.peers.keys().copied()
+    }
+
+    /// Why the last failed peer was dropped.
+    pub fn last_peer_error(&self) -> Option<&str> {
+        self.last_peer_error.as_deref()
+    }
+
+    /// A channel for this feed opened on both sides: adds the peer and queues what hypercore
+    /// sends on open (`Options` if acking, `Status` unless up+down, `Want`s, requests).
+    pub fn add_peer<S: Storage>(&mut self, feed: &mut Feed<S>, now: Instant) -> PeerId {
+        let id = PeerId(self.next_peer);
+        self.next_peer += 1;
+        let mut peer = Peer::new();
+        peer.open = true;
+        if self.config.ack {
+            peer.send(Message::Options(crate::protocol::Options {
+                extensions: Vec::new(),
+                ack: Some(true),
+            }));
+        }
+        let downloading = self.downloading(feed);
+        if !self.config.upload || !downloading {
+            peer.send(Message::Status(Status::new(
+                self.config.upload,
+                downloading,
+            )));
+        }
+        self.peers.insert(id, peer);
+        self.update(feed, now);
+        id
+    }
+
+    /// The peer's channel closed or its session ended: its requests go to other peers.
+    pub fn remove_peer<S: Storage>(&mut self, feed: &mut Feed<S>, peer: PeerId, now: Instant) {
+        if let Some(p) = self.peers.remove(&peer) {
+            for r in p.inflight {
+                self.release(r.index, peer);
+            }
+            self.update(feed, now);
+        }
+    }
+
+    /// A reader waits for block `index`: fetch it from a peer that has it, before selections.
+    pub fn want<S: Storage>(&mut self, feed: &mut Feed<S>, index: u64, now: Instant) {
+        if feed.has(index) {
+            return;
+        }
+        *self.waiting.entry(index).or_insert(0) += 1;
+        self.update(feed, now);
+    }
+
+    /// A reader stopped waiting for block `index` (it gave up).
+    pub fn unwant(&mut self, index: u64) {
+        if let Some(n) = self.waiting.get_mut(&index) {
+            *n -= 1;
+            if *n == 0 {
+                self.waiting.remove(&index);
+            }
+        }
+    }
+
+    /// Whether some reader waits for `index`.
+    pub fn is_wanted(&self, index: u64) -> bool {
+        self.waiting.contains_key(&index)
+    }
+
+    /// Downloads blocks `[start, end)` (`end: None` = everything, including future appends).
+    pub fn download<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        start: u64,
+        end: Option<u64>,
+        now: Instant,
+    ) {
+        let sel = Selection { start, end };
+        if !self.selections.contains(&sel) {
+            self.selections.push(sel);
+        }
+        self.update(feed, now);
+    }
+
+    /// Cancels a [`download`](Self::download) of the same range (requests in flight still land).
+    pub fn undownload(&mut self, start: u64, end: Option<u64>) {
+        self.selections.retain(|s| *s != Selection { start, end });
+    }
+
+    /// We appended blocks `[start, start + length)`: announce them to every peer that wants them.
+    pub fn announce(&mut self, start: u64, length: u64) {
+        for p in self.peers.values_mut() {
+            if p.open && !p.failed && p.remote_want {
+                p.send(Message::Have(Have {
+                    start,
+                    length: (length != 1).then_some(length),
+                    bitfield: None,
+                    ack: None,
+                }));
+            }
+        }
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ReplicatorEvent> {
+        self.events.pop_front()
+    }
+
+    /// What to do next on `peer`'s channel: control messages first, then one answered request.
+    /// Pull only as fast as the transport drains, so answers to a flood of requests wait here as
+    /// small requests rather than as queued blocks. An error is a local storage failure.
+    pub fn poll_transmit<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        peer: PeerId,
+    ) -> Result<Option<Outgoing>, ReplicateError> {
+        loop {
+            let Some(p) = self.peers.get_mut(&peer) else {
+                return Ok(None);
+            };
+            if let Some(out) = p.outbox.pop_front() {
+                return Ok(Some(out));
+            }
+            if p.failed || !self.config.upload {
+                return Ok(None);
+            }
+            let Some(request) = p.uploads.pop_front() else {
+                return Ok(None);
+            };
+            if let Some(data) = serve(feed, &request)? {
+                if let Some(v) = &data.value {
+                    p.stats.upload(v.len());
+                    self.stats.upload(v.len());
+                }
+                return Ok(Some(Outgoing::Message(Message::Data(data))));
+            }
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.peers
+            .values()
+            .filter(|p| !p.failed && !p.inflight.is_empty())
+            .filter_map(|p| p.progress_at)
+            .min()
+            .map(|t| t + self.config.request_timeout)
+    }
+
+    /// Drops peers whose oldest request went unanswered for the request timeout.
+    pub fn handle_timeout<S: Storage>(&mut self, feed: &mut Feed<S>, now: Instant) {
+        let timeout = self.config.request_timeout;
+        let stalled: Vec<(PeerId, u64)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.failed)
+            .filter_map(|(id, p)| {
+                let at = p.progress_at?;
+                let first = p.inflight.front()?;
+                (now.saturating_duration_since(at) >= timeout).then_some((*id, first.index))
+            })
+            .collect();
+        for (id, index) in stalled {
+            self.fail_peer(id, ReplicateError::RequestTimeout { index, timeout });
+        }
+        self.update(feed, now);
+    }
+
+    /// Handles a feed message from `peer`. Misbehaviour fails only that peer (see
+    /// [`ReplicatorEvent::PeerFailed`]); an error is a local storage failure.
+    pub fn on_message<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        peer: PeerId,
+        message: Message,
+        now: Instant,
+    ) -> Result<(), ReplicateError> {
+        let upload = self.config.upload;
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
+        if p.failed {
+            return Ok(());
+        }
+        match message {
+            Message::Options(o) => p.remote_ack = o.ack(),
+            Message::Status(s) => self.on_status(feed, peer, s, now),
+            Message::Have(h) => self.on_have(feed, peer, h, now),
+            Message::Unhave(u) => {
+                let len = u.length();
+                if u.start == 0 && len >= p.remote_length {
+                    p.remote_bits.clear();
+                    p.remote_length = 0;
+                } else {
+                    let end = u.start.saturating_add(len).min(p.remote_length);
+                    for i in u.start..end {
+                        p.remote_bits.set(i, false);
+                    }
+                }
+            }
+            Message::Want(w) if upload => on_want(feed, p, &w),
+            Message::Request(r) if upload => {
+                if p.uploads.len() < MAX_QUEUED_UPLOADS {
+                    p.uploads.push_back(r);
+                } else {
+                    tracing::debug!(index = r.index, "dropping a request over the queue limit");
+                }
+            }
+            Message::Data(d) => return self.on_data(feed, peer, d, now),
+            // Unwant and Cancel are never sent by hypercore 9; extensions are not ours.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_status<S: Storage>(&mut self, feed: &mut Feed<S>, peer: PeerId, s: Status, now: Instant) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.remote_uploading = s.uploading();
+        p.remote_downloading = s.downloading();
+        if !s.uploading() {
+            let inflight: Vec<Inflight> = p.inflight.drain(..).collect();
+            p.progress_at = None;
+            p.inflight_wants = 0;
+            p.wants.clear();
+            for r in inflight {
+                self.release(r.index, peer);
+            }
+        }
+        self.update(feed, now);
+        let downloading = self.downloading(feed);
+        if s.downloading() || self.config.live || (!self.selections.is_empty() && downloading) {
+            return;
+        }
+        // JS `_autoEnd` + `end`: an uploader whose non-live peer is done says so and closes.
+        if downloading {
+            return;
+        }
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.send(Message::Status(Status::new(false, false)));
+        p.outbox.push_back(Outgoing::Close);
+        p.failed = true; // nothing more goes out but the close
+    }
+
+    fn on_have<S: Storage>(&mut self, feed: &mut Feed<S>, peer: PeerId, h: Have, now: Instant) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if h.ack() && h.bitfield.is_none() && feed.has(h.start) {
+            self.events.push_back(ReplicatorEvent::Ack {
+                peer,
+                index: h.start,
+            });
+            return;
+        }
+        if h.length() == WANT_REGION && p.inflight_wants > 0 {
+            p.inflight_wants -= 1;
+        }
+        match &h.bitfield {
+            Some(rle) => {
+                let bits = match bitfield_rle::decode(rle, MAX_HAVE_BITFIELD) {
+                    Ok(b) => b,
+                    Err(err) => {
+                        tracing::debug!(%err, "ignoring a Have with a bad bitfield");
+                        return;
+                    }
+                };
+                for (b, &byte) in bits.iter().enumerate() {
+                    if byte == 0 {
+                        continue;
+                    }
+                    for bit in 0..8u64 {
+                        if byte & (0x80 >> bit) != 0 {
+                            let i = h.start.saturating_add(b as u64 * 8 + bit);
+                            if !feed.has(i) {
+                                p.remote_bits.set(i, true);
+                            }
+                            p.remote_length = p.remote_length.max(i + 1);
+                        }
+                    }
+                }
+            }
+            None => {
+                let end = h.start.saturating_add(h.length());
+                // Blocks we hold are not worth remembering (JS stores remote AND NOT local).
+                let local_end = end.min(feed.len()).max(h.start);
+                for i in h.start..local_end {
+                    if !feed.has(i) {
+                        p.remote_bits.set(i, true);
+                    }
+                }
+                p.remote_bits.set_range(local_end, end);
+                p.remote_length = p.remote_length.max(end);
+            }
+        }
+        self.update(feed, now);
+    }
+
+    fn on_data<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        peer: PeerId,
+        d: Data,
+        now: Instant,
+    ) -> Result<(), ReplicateError> {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
+        let index = d.index;
+        let Some(pos) = p.inflight.iter().position(|r| r.index == index) else {
+            // Unrequested: tell the peer we did not take it (JS "rejected push").
+            if d.value.is_some() && !feed.has(index) && p.remote_want {
+                p.send(Message::Unhave(Unhave {
+                    start: index,
+                    length: None,
+                }));
+            }
+            return Ok(());
+        };
+        p.inflight.remove(pos);
+        p.progress_at = (!p.inflight.is_empty()).then_some(now);
+        self.release(index, peer);
+        let Some(value) = d.value.as_deref() else {
+            // We never ask for hash-only answers.
+            self.update(feed, now);
+            return Ok(());
+        };
+        if feed.has(index) {
+            self.update(feed, now);
+            return Ok(());
+        }
+        match to_proof(&d) {
+            Err(reason) => self.fail_peer(peer, ReplicateError::Malformed { index, reason }),
+            Ok(proof) => match feed.put(index, Some(value), &proof) {
+                Ok(()) => self.downloaded(feed, peer, index, value.len()),
+                Err(e) if is_local(&e) => return Err(e.into()),
+                Err(source) => self.fail_peer(peer, ReplicateError::BadData { index, source }),
+            },
+        }
+        self.update(feed, now);
+        Ok(())
+    }
+
+    fn downloaded<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        from: PeerId,
+        index: u64,
+        bytes: usize,
+    ) {
+        self.stats.download(bytes);
+        self.waiting.remove(&index);
+        for (id, p) in self.peers.iter_mut() {
+            p.remote_bits.set(index, false);
+            if *id == from {
+                p.stats.download(bytes);
+                if p.remote_ack {
+                    p.send(Message::Have(Have {
+                        start: index,
+                        length: Some(1),
+                        bitfield: None,
+                        ack: Some(true),
+                    }));
+                }
+            } else if p.open && !p.failed && p.remote_want {
+                p.send(Message::Have(Have {
+                    start: index,
+                    length: None,
+                    bitfield: None,
+                    ack: None,
+                }));
+            }
+        }
+        self.events.push_back(ReplicatorEvent::Downloaded {
+            peer: from,
+            index,
+            bytes,
+        });
+        let mut done = Vec::new();
+        self.selections.retain(|s| match s.end {
+            Some(end) if s.start <= index && index < end => {
+                let complete = feed.downloaded(s.start, end) >= end - s.start;
+                if complete {
+                    done.push((s.start, end));
+                }
+                !complete
+            }
+            _ => true,
+        });
+        for (start, end) in done {
+            self.events
+                .push_back(ReplicatorEvent::RangeDone { start, end });
+        }
+        self.maybe_end(feed);
+    }
+
+    /// A non-live full clone that holds everything its peers announced says it is done
+    /// (`Status{uploading, downloading: false}`), so uploaders can close (JS `end`).
+    fn maybe_end<S: Storage>(&mut self, feed: &mut Feed<S>) {
+        if self.config.live || self.config.mode != Mode::Full {
+            return;
+        }
+        let len = feed.len();
+        let known = self
+            .peers
+            .values()
+            .map(|p| p.remote_length)
+            .max()
+            .unwrap_or(0);
+        if known == 0 || len < known || feed.downloaded(0, len) < len {
+            return;
+        }
+        let upload = self.config.upload;
+        for p in self.peers.values_mut() {
+            if p.open && !p.failed && !p.ended {
+                p.ended = true;
+                p.send(Message::Status(Status::new(upload, false)));
+            }
+        }
+    }
+
+    fn fail_peer(&mut self, peer: PeerId, error: ReplicateError) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        tracing::debug!(%error, "dropping a replication peer");
+        p.failed = true;
+        p.uploads.clear();
+        p.outbox.clear();
+        p.outbox.push_back(Outgoing::Close);
+        p.progress_at = None;
+        let inflight: Vec<Inflight> = p.inflight.drain(..).collect();
+        for r in inflight {
+            self.release(r.index, peer);
+        }
+        self.last_peer_error = Some(error.to_string());
+        self.events
+            .push_back(ReplicatorEvent::PeerFailed { peer, error });
+    }
+
+    fn release(&mut self, index: u64, peer: PeerId) {
+        if self.reserved.get(&index) == Some(&peer) {
+            self.reserved.remove(&index);
+        }
+    }
+
+    fn downloading<S: Storage>(&self, feed: &Feed<S>) -> bool {
+        self.config.download.unwrap_or(!feed.writable())
+    }
+
+    /// Sends `Want`s and fills every peer's request pipeline.
+    fn update<S: Storage>(&mut self, feed: &mut Feed<S>, now: Instant) {
+        if !self.downloading(feed) {
+            return;
+        }
+        let Replicator {
+            config,
+            peers,
+            selections,
+            waiting,
+            reserved,
+            ..
+        } = self;
+        for (&id, p) in peers.iter_mut() {
+            if !p.open || p.failed || !p.remote_uploading {
+                continue;
+            }
+            send_wants(p, waiting, selections);
+            let request = |p: &mut Peer, reserved: &mut HashMap<u64, PeerId>, index: u64| {
+                reserved.insert(index, id);
+                p.inflight.push_back(Inflight { index });
+                p.progress_at.get_or_insert(now);
+                p.send(Message::Request(Request::new(
+                    index,
+                    false,
+                    feed.digest(index),
+                )));
+            };
+            for &index in waiting.keys() {
+                if p.inflight.len() >= config.max_requests + URGENT_EXTRA {
+                    break;
+                }
+                if !feed.has(index) && !reserved.contains_key(&index) && p.remote_bits.get(index) {
+                    request(p, reserved, index);
+                }
+            }
+            for sel in selections.iter() {
+                let end = sel.end.unwrap_or(u64::MAX).min(p.remote_length);
+                let mut from = sel.start;
+                while p.inflight.len() < config.max_requests {
+                    let Some(i) = p.remote_bits.next_set(from, end) else {
+                        break;
+                    };
+                    from = i + 1;
+                    if feed.has(i) {
+                        p.remote_bits.set(i, false);
+                    } else if !reserved.contains_key(&i) {
+                        request(p, reserved, i);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// JS `_sendWants`: one `Want` per 1 MiB-block region a reader or a selection touches, and
+/// always region 0; at most 16 unanswered.
+fn send_wants(p: &mut Peer, waiting: &BTreeMap<u64, usize>, selections: &[Selection]) {
+    let mut regions: Vec<u64> = waiting.keys().map(|i| i / WANT_REGION).collect();
+    for s in selections {
+        let first = s.start / WANT_REGION;
+        for r in first..first + MAX_SELECTION_REGIONS {
+            let start = r * WANT_REGION;
+            if r > first && (start >= p.remote_length || s.end.is_some_and(|e| start >= e)) {
+                break;
+            }
+            regions.push(r);
+        }
+    }
+    regions.push(0);
+    for r in regions {
+        if p.inflight_wants >= MAX_INFLIGHT_WANTS {
+            return;
+        }
+        if p.wants.insert(r) {
+            p.inflight_wants += 1;
+            p.send(Message::Want(Want {
+                start: r * WANT_REGION,
+                length: Some(WANT_REGION),
+            }));
+        }
+    }
+}
+
+/// JS `onwant`: answer 8192-aligned `Want`s with our bitfield for the range, and from then on
+/// announce every new block to this peer.
+fn on_want<S: Storage>(feed: &mut Feed<S>, p: &mut Peer, w: &Want) {
+    let length = w.length();
+    if !w.start.is_multiple_of(8192) || !length.is_multiple_of(8192) {
+        return;
+    }
+    let len = feed.len();
+    if !p.remote_want && len > 0 && feed.has(len - 1) {
+        // Eagerly tell the peer our length.
+        p.send(Message::Have(Have {
+            start: len - 1,
+            length: None,
+            bitfield: None,
+            ack: None,
+        }));
+    }
+    p.remote_want = true;
+    let end = if length == 0 {
+        len
+    } else {
+        w.start.saturating_add(length).min(len)
+    };
+    let mut bits = vec![0u8; end.saturating_sub(w.start).div_ceil(8) as usize];
+    for i in w.start..end {
+        if feed.has(i) {
+            let at = i - w.start;
+            bits[(at / 8) as usize] |= 0x80 >> (at & 7);
+        }
+    }
+    p.send(Message::Have(Have {
+        start: w.start,
+        length: Some(length),
+        bitfield: Some(bitfield_rle::encode(&bits)),
+        ack: None,
+    }));
+}
+
+/// JS `onrequest`: the block (unless hash-only) and the nodes the requester lacks. `None` when
+/// we cannot answer (JS stays silent too, and the requester times out).
+fn serve<S: Storage>(feed: &mut Feed<S>, r: &Request) -> Result<Option<Data>, ReplicateError> {
+    let (mut index, mut digest) = (r.index, r.nodes());
+    if r.bytes() > 0
+        && let Ok((i, _)) = feed.seek(r.bytes())
+        && i < feed.len()
+    {
+        index = i;
+        digest = 0;
+    }
+    if !r.hash() && !feed.has(index) {
+        return Ok(None);
+    }
+    let proof = match feed.proof(
+        index,
+        ProofRequest {
+            digest,
+            hash: r.hash(),
+        },
+    ) {
+        Ok(p) => p,
+        Err(e) if is_local(&e) => return Err(e.into()),
+        Err(err) => {
+            tracing::debug!(index, %err, "cannot prove a requested block");
+            return Ok(None);
+        }
+    };
+    let value = if r.hash() {
+        None
+    } else {
+        Some(feed.get(index)?)
+    };
+    Ok(Some(Data {
+        index,
+        value,
+        nodes: proof
+            .nodes
+            .iter()
+            .map(|n| DataNode {
+                index: n.index,
+                hash: n.hash.to_vec(),
+                size: n.size,
+            })
+            .collect(),
+        signature: proof.signature.map(|s| s.0.to_vec()),
+    }))
+}
+
+fn to_proof(d: &Data) -> Result<Proof, &'static str> {
+    let nodes = d
+        .nodes
+        .iter()
+        .map(|n| {
+            let hash: [u8; 32] = n
+                .hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| "node hash is not 32 bytes")?;
+            Ok(Node::new(n.index, hash, n.size))
+        })
+        .collect::<Result<Vec<_>, &'static str>>()?;
+    let signature = match &d.signature {
+        Some(s) => Some(Signature(
+            s.as_slice()
+                .try_into()
+                .map_err(|_| "signature is not 64 bytes")?,
+        )),
+        None => None,
+    };
+    Ok(Proof {
+        index: d.index,
+        nodes,
+        signature,
+    })
+}
+
+/// Errors of our own storage, as opposed to a peer's bad input.
+fn is_local(e: &crate::Error) -> bool {
+    matches!(
+        e,
+        crate::Error::Io { .. } | crate::Error::Corrupt { .. } | crate::Error::Locked
+    )
+}
