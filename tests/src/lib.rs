@@ -12,8 +12,11 @@ pub mod ddrive;
 pub mod drive_ddrive;
 pub mod drive_script;
 pub mod files;
+pub mod js_tool;
 mod node;
 mod seed;
+pub mod store_script;
+pub mod trie_script;
 
 pub use node::{AuditJson, CloneReport, FeedSummary, Job, NodeTool, ReadReport, RootJson, parse};
 pub use seed::TestSeed;
