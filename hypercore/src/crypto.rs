@@ -172,24 +172,52 @@ pub fn verify(public: &PublicKey, message: &[u8], signature: &Signature) -> bool
     key.verify_strict(message, &sig).is_ok()
 }
 
+/// Bytes hashed before a block's data: the type byte and the block length.
+pub(crate) const LEAF_PREFIX_LEN: usize = 9;
+/// Bytes a parent hash covers: type byte, size, two child hashes.
+pub(crate) const PARENT_INPUT_LEN: usize = 73;
+
 /// BLAKE2b-256 of `0x00 || u64be(len) || data`: the hash of a block.
 pub fn leaf_hash(data: &[u8]) -> [u8; 32] {
-    let mut state = Params::new().hash_length(32).to_state();
-    state.update(&[LEAF_TYPE]);
-    state.update(&(data.len() as u64).to_be_bytes()); // u64be
+    let mut state = leaf_state(data.len());
     state.update(data);
     to_array32(state.finalize().as_bytes())
 }
 
 /// BLAKE2b-256 of `0x01 || u64be(size) || left.hash || right.hash`, children ordered by index.
 pub fn parent_hash(a: &Node, b: &Node) -> [u8; 32] {
+    to_array32(hash_params().hash(&parent_input(a, b)).as_bytes())
+}
+
+/// The parameters of every hash in the tree: unkeyed BLAKE2b with a 32-byte output.
+pub(crate) fn hash_params() -> Params {
+    let mut params = Params::new();
+    params.hash_length(32);
+    params
+}
+
+/// `0x00 || u64be(len)`, what a leaf hash covers before the block's bytes.
+pub(crate) fn leaf_prefix(len: usize) -> [u8; LEAF_PREFIX_LEN] {
+    let mut out = [LEAF_TYPE; LEAF_PREFIX_LEN];
+    out[1..].copy_from_slice(&(len as u64).to_be_bytes()); // u64be
+    out
+}
+
+/// A hash state that has taken a leaf's prefix and awaits the block's `len` bytes.
+pub(crate) fn leaf_state(len: usize) -> blake2b_simd::State {
+    let mut state = hash_params().to_state();
+    state.update(&leaf_prefix(len));
+    state
+}
+
+/// The exact bytes `parent_hash` covers, so many parents can be hashed in one SIMD pass.
+pub(crate) fn parent_input(a: &Node, b: &Node) -> [u8; PARENT_INPUT_LEN] {
     let (left, right) = if a.index <= b.index { (a, b) } else { (b, a) };
-    let mut state = Params::new().hash_length(32).to_state();
-    state.update(&[PARENT_TYPE]);
-    state.update(&(left.size + right.size).to_be_bytes()); // u64be
-    state.update(&left.hash);
-    state.update(&right.hash);
-    to_array32(state.finalize().as_bytes())
+    let mut out = [PARENT_TYPE; PARENT_INPUT_LEN];
+    out[1..9].copy_from_slice(&(left.size + right.size).to_be_bytes()); // u64be
+    out[9..41].copy_from_slice(&left.hash);
+    out[41..].copy_from_slice(&right.hash);
+    out
 }
 
 /// BLAKE2b-256 over `0x02` then each root's `hash || u64be(index) || u64be(size)`.
@@ -218,7 +246,7 @@ pub fn verify_roots(public: &PublicKey, roots: &[Node], length: u64, sig: &Signa
     verify(public, &message, sig) || verify(public, &message[..32], sig)
 }
 
-fn to_array32(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn to_array32(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(&bytes[..32]);
     out

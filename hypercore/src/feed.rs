@@ -3,9 +3,6 @@
 mod open;
 mod replica;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use crate::bitfield::Bitfield;
 use crate::crypto::{self, KeyPair, PublicKey, Signature};
 use crate::error::{Error, Result};
@@ -14,6 +11,7 @@ use crate::node::{NODE_RECORD, Node};
 use crate::storage::{Storage, Store, header::HEADER_LEN};
 use crate::tree::index;
 use crate::tree::merkle::{self, MerkleGenerator};
+use crate::tree::node_cache::NodeCache;
 
 pub use open::FeedBuilder;
 
@@ -21,8 +19,6 @@ pub use open::FeedBuilder;
 pub const MAX_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
 /// Bytes of one signature slot.
 const SIGNATURE_SLOT: u64 = 64;
-/// Tree nodes kept decoded in memory before the cache starts over.
-const NODE_CACHE_ENTRIES: usize = 1 << 16;
 
 /// What [`Feed::audit`] found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,7 +45,7 @@ pub struct Feed<S: Storage> {
     bitfield: Bitfield,
     /// Roots for the next append; `None` after a remote put moved the length.
     merkle: Option<MerkleGenerator>,
-    nodes: HashMap<u64, Node, BuildHasherDefault<IndexHasher>>,
+    nodes: NodeCache,
 }
 
 impl<S: Storage> std::fmt::Debug for Feed<S> {
@@ -161,23 +157,23 @@ impl<S: Storage> Feed<S> {
         let node_offset = 2 * start;
         let mut batch = vec![0u8; (2 * m as usize - 1) * NODE_RECORD];
         let mut outside = Vec::new();
-        let mut nodes = Vec::with_capacity(4);
-        let mut added = 0u64;
-        for (block, hash) in blocks.iter().zip(merkle::leaf_hashes(blocks)) {
-            let size = block.as_ref().len() as u64;
-            added += size;
-            nodes.clear();
-            merkle.next_hashed(hash, size, &mut nodes);
-            for node in &nodes {
-                if node.index >= node_offset && node.index - node_offset < 2 * m - 1 {
-                    let at = (node.index - node_offset) as usize * NODE_RECORD;
-                    batch[at..at + NODE_RECORD].copy_from_slice(&node.to_record());
-                } else {
-                    outside.push(*node);
-                }
-                if node.index & 1 == 1 {
-                    self.cache(*node);
-                }
+        let leaves: Vec<([u8; 32], u64)> = merkle::leaf_hashes(blocks)
+            .into_iter()
+            .zip(blocks)
+            .map(|(hash, block)| (hash, block.as_ref().len() as u64))
+            .collect();
+        let added: u64 = leaves.iter().map(|&(_, size)| size).sum();
+        let mut nodes = Vec::with_capacity(2 * blocks.len());
+        merkle.next_batch(&leaves, &mut nodes);
+        for node in &nodes {
+            if node.index >= node_offset && node.index - node_offset < 2 * m - 1 {
+                let at = (node.index - node_offset) as usize * NODE_RECORD;
+                batch[at..at + NODE_RECORD].copy_from_slice(&node.to_record());
+            } else {
+                outside.push(*node);
+            }
+            if node.index & 1 == 1 {
+                self.cache(*node);
             }
         }
         let signature = match &self.key_pair {
@@ -470,15 +466,13 @@ impl<S: Storage> Feed<S> {
     }
 
     fn cache(&mut self, node: Node) {
-        if self.nodes.len() >= NODE_CACHE_ENTRIES {
-            self.nodes.clear();
-        }
-        self.nodes.insert(node.index, node);
+        self.nodes.fit(self.length);
+        self.nodes.insert(node);
     }
 
     /// Tree node `index`, from the cache or the `tree` file.
     fn node(&mut self, index: u64) -> Result<Node> {
-        if let Some(n) = self.nodes.get(&index) {
+        if let Some(n) = self.nodes.get(index) {
             return Ok(*n);
         }
         let node = read_node(&mut self.storage, index)?
@@ -534,25 +528,6 @@ impl<S: Storage> Feed<S> {
             }
         }
         Ok(())
-    }
-}
-
-/// Hasher for node indices: they are not attacker-chosen keys of a long-lived map (the cache
-/// starts over when full), so a multiply beats SipHash on the read path.
-#[derive(Default)]
-pub(crate) struct IndexHasher(u64);
-
-impl Hasher for IndexHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

@@ -2,3 +2,4 @@
 
 pub(crate) mod index;
 pub(crate) mod merkle;
+pub(crate) mod node_cache;

@@ -1,7 +1,39 @@
-//! `cargo xtask bench`.
+//! `cargo xtask bench [hypercore] [hypertrie] [--rounds N]`: our benchmarks beside Node's
+//! anchors (`shared/bench/js`), in one invocation, so both sides see the same machine at the
+//! same time. Each prints a table (medians over the rounds, with min-max) and one JSON line of
+//! ratios (ddrive / Node) and raw medians.
 
-use anyhow::{Result, bail};
+mod common;
+mod hypercore;
+mod hypertrie;
 
-pub(crate) fn run(_args: &[String]) -> Result<()> {
-    bail!("not yet")
+use anyhow::{Context, Result, bail};
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let mut rounds = 3usize;
+    let mut names = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--rounds" => {
+                let n = it.next().context("--rounds needs a number")?;
+                rounds = n.parse().with_context(|| format!("--rounds {n}"))?;
+                if rounds == 0 {
+                    bail!("--rounds must be at least 1");
+                }
+            }
+            name => names.push(name.to_owned()),
+        }
+    }
+    if names.is_empty() {
+        names = vec!["hypercore".to_owned(), "hypertrie".to_owned()];
+    }
+    for name in &names {
+        match name.as_str() {
+            "hypercore" => hypercore::run(rounds)?,
+            "hypertrie" => hypertrie::run(rounds)?,
+            other => bail!("unknown bench {other:?}; known: hypercore, hypertrie"),
+        }
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask test`: installs the pinned Node reference stack (tests/js) and runs every test,
 //!   interop included.
-//! - `cargo xtask bench [hypercore]`: runs our benchmarks and Node's anchors side by side and
+//! - `cargo xtask bench [hypercore] [hypertrie]`: runs our benchmarks and Node's anchors side by side and
 //!   prints a table and one JSON line of ratios per benchmark.
 
 mod bench;

@@ -32,7 +32,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 /// `pkg/interop` for every workspace member that declares an `interop` feature, so a crate that
 /// adds Node interop tests is covered without editing this file.
 fn interop_features(root: &Path) -> Result<String> {
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).context("reading Cargo.toml")?;
+    let manifest =
+        std::fs::read_to_string(root.join("Cargo.toml")).context("reading Cargo.toml")?;
     let members = manifest
         .lines()
         .find_map(|l| l.trim().strip_prefix("members = ["))

@@ -1,7 +1,5 @@
 //! Opening a feed: keys, headers, the bitfield, and the length a crash left us.
 
-use std::collections::HashMap;
-
 use super::{Feed, read_node, read_signature};
 use crate::bitfield::{Bitfield, DEFAULT_PAGE_SIZE};
 use crate::crypto::{self, KeyPair, PublicKey, SecretKey};
@@ -11,6 +9,7 @@ use crate::node::Node;
 use crate::storage::{Storage, Store, header};
 use crate::tree::index::{self, Bits};
 use crate::tree::merkle::MerkleGenerator;
+use crate::tree::node_cache::NodeCache;
 
 /// Options for opening a feed; [`Feed::builder`] makes one.
 #[derive(Debug)]
@@ -175,7 +174,7 @@ impl<S: Storage> FeedBuilder<S> {
             live: true,
             bitfield,
             merkle: None,
-            nodes: HashMap::default(),
+            nodes: NodeCache::new(),
         };
         feed.recover()?;
         Ok(feed)

@@ -1,0 +1,318 @@
+//! The hypercore workloads of Node's anchor (`shared/bench/js/bench-hypercore.js`) on
+//! [`FileStorage`], printing one JSON line. `cargo xtask bench hypercore` runs it beside Node.
+//!
+//! ```text
+//! bench_hypercore feed [blocks] [block_size] [batch] [gets] [single_appends]
+//! bench_hypercore blake2b [input_size] [seconds]
+//! ```
+//! `feed` takes Node's arguments in Node's order (defaults `100000 1024 1000 10000 10000`) and
+//! works in a fresh folder under `$BENCH_DIR` (default: the system temp folder), removed at the
+//! end. Like Node it never syncs inside a timed loop; the batched appends are additionally timed
+//! with one [`Feed::flush`] at the end (`append_flush_*`: the durable figure). Right after them
+//! it hashes the same blocks with plain BLAKE2b-256 on one thread (`blake2b_MBps`), the ceiling
+//! an append of such blocks is measured against.
+//! `blake2b` measures BLAKE2b-256 (blake2b_simd, one thread) on inputs of one size: the ceiling
+//! for appends of blocks that size.
+
+use std::error::Error;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use hypercore::{Feed, FileStorage};
+use serde_json::json;
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_hypercore: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize, default: u64| -> Res<u64> {
+        match args.get(i) {
+            Some(s) => Ok(s.parse().map_err(|e| format!("argument {s:?}: {e}"))?),
+            None => Ok(default),
+        }
+    };
+    match args.first().map(String::as_str) {
+        Some("feed") => feed_bench(Workload {
+            blocks: num(1, 100_000)?,
+            block_size: num(2, 1024)? as usize,
+            batch: num(3, 1000)?.max(1),
+            gets: num(4, 10_000)?,
+            single: num(5, 10_000)?,
+        }),
+        Some("blake2b") => {
+            let size = num(1, 65536)? as usize;
+            let seconds = args.get(2).map_or(Ok(1.0), |s| s.parse::<f64>())?;
+            blake2b_bench(size, seconds)
+        }
+        _ => Err(
+            "usage: bench_hypercore feed [blocks] [block_size] [batch] [gets] \
+                  [single_appends] | blake2b [input_size] [seconds]"
+                .into(),
+        ),
+    }
+}
+
+struct Workload {
+    blocks: u64,
+    block_size: usize,
+    batch: u64,
+    gets: u64,
+    single: u64,
+}
+
+/// A folder removed when dropped, so a failed run leaves nothing behind.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Res<Self> {
+        let base = std::env::var_os("BENCH_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&base)?;
+        let dir = base.join(format!("ddrive-hypercore-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover scratch folder is harmless and the bench result is already out.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Distinct blocks sliced from one pool at offsets that vary per block, as Node's script does.
+struct Pool {
+    bytes: Vec<u8>,
+    block_size: usize,
+}
+
+impl Pool {
+    fn new(block_size: usize) -> Self {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64; // fixed seed: same content every run
+        let bytes = (0..block_size * 1024 + block_size)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        Pool { bytes, block_size }
+    }
+
+    fn block(&self, i: u64) -> &[u8] {
+        let at = (i as usize * 977) % (self.block_size * 1024);
+        &self.bytes[at..at + self.block_size]
+    }
+}
+
+/// Node's `rng` helper (mulberry32), so both sides read the same random indices.
+struct Mulberry32(u32);
+
+impl Mulberry32 {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x6D2B_79F5);
+        let mut t = self.0;
+        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
+        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
+        f64::from(t ^ (t >> 14)) / 4_294_967_296.0
+    }
+}
+
+fn feed_bench(w: Workload) -> Res<()> {
+    let scratch = ScratchDir::new()?;
+    let pool = Pool::new(w.block_size);
+    let bytes = w.blocks * w.block_size as u64;
+
+    // --- batched appends (no sync), then one flush: the durable figure
+    let mut feed = Feed::open(FileStorage::new(scratch.0.join("feed")))?;
+    let cpu0 = thread_cpu_ms()?;
+    let t0 = Instant::now();
+    let mut b = 0;
+    while b < w.blocks {
+        let end = (b + w.batch).min(w.blocks);
+        let batch: Vec<&[u8]> = (b..end).map(|i| pool.block(i)).collect();
+        feed.append_batch(&batch)?;
+        b = end;
+    }
+    let append_ms = ms(t0);
+    let append_cpu_ms = thread_cpu_ms()? - cpu0;
+    let t1 = Instant::now();
+    feed.flush()?;
+    let flush_ms = ms(t1);
+    let append_flush_ms = ms(t0);
+    let rss_after_append = peak_rss_mib()?;
+
+    // --- the same blocks through plain BLAKE2b-256, one thread: the ceiling for these appends,
+    // measured moments after them so both see the same machine load
+    let params = blake2b_params();
+    let t0 = Instant::now();
+    for i in 0..w.blocks {
+        black_box(params.hash(black_box(pool.block(i))));
+    }
+    let blake2b_ms = ms(t0);
+
+    // --- random gets, one at a time, the indices Node's rng(7) picks
+    let mut rng = Mulberry32(7);
+    let idx: Vec<u64> = (0..w.gets)
+        .map(|_| (rng.next_f64() * w.blocks as f64) as u64)
+        .collect();
+    let cpu0 = thread_cpu_ms()?;
+    let t0 = Instant::now();
+    let mut got = 0usize;
+    for &i in &idx {
+        got += black_box(feed.get(i)?).len();
+    }
+    let get_ms = ms(t0);
+    let get_cpu_ms = thread_cpu_ms()? - cpu0;
+    if got != idx.len() * w.block_size {
+        return Err(format!("gets returned {got} bytes").into());
+    }
+    let disk = dir_bytes(&scratch.0)?;
+    feed.close()?;
+
+    // --- one block per append call, on a second feed
+    let mut feed2 = Feed::open(FileStorage::new(scratch.0.join("feed2")))?;
+    let cpu0 = thread_cpu_ms()?;
+    let t0 = Instant::now();
+    for i in 0..w.single {
+        feed2.append(pool.block(i))?;
+    }
+    let single_ms = ms(t0);
+    let single_cpu_ms = thread_cpu_ms()? - cpu0;
+    feed2.close()?;
+
+    let line = json!({
+        "bench": "hypercore",
+        "impl": "ddrive",
+        "storage": "file",
+        "blocks": w.blocks,
+        "block_size": w.block_size,
+        "batch": w.batch,
+        "append_ms": r2(append_ms),
+        "append_MBps": r2(mbps(bytes, append_ms)),
+        "append_blocks_per_s": r2(rate(w.blocks, append_ms)),
+        "append_cpu_ms": r2(append_cpu_ms),
+        "flush_ms": r2(flush_ms),
+        "append_flush_ms": r2(append_flush_ms),
+        "append_flush_MBps": r2(mbps(bytes, append_flush_ms)),
+        "blake2b_MBps": r2(mbps(bytes, blake2b_ms)),
+        "gets": w.gets,
+        "get_seq_ms": r2(get_ms),
+        "get_seq_per_s": r2(rate(w.gets, get_ms)),
+        "get_seq_us_per_op": r2(get_ms * 1000.0 / w.gets.max(1) as f64),
+        "get_seq_cpu_ms": r2(get_cpu_ms),
+        "single_appends": w.single,
+        "single_append_per_s": r2(rate(w.single, single_ms)),
+        "single_append_cpu_ms": r2(single_cpu_ms),
+        "disk_bytes_feed": disk,
+        "disk_overhead_ratio": r2(disk as f64 / bytes.max(1) as f64),
+        "peak_rss_mib_after_append": rss_after_append,
+        "peak_rss_mib": peak_rss_mib()?,
+    });
+    println!("{line}");
+    Ok(())
+}
+
+fn blake2b_bench(size: usize, seconds: f64) -> Res<()> {
+    let input: Vec<u8> = (0..size).map(|i| (i * 31 + 7) as u8).collect();
+    let params = blake2b_params();
+    let mut n = 0u64;
+    let t0 = Instant::now();
+    while t0.elapsed().as_secs_f64() < seconds {
+        for _ in 0..16 {
+            black_box(params.hash(black_box(&input)));
+        }
+        n += 16;
+    }
+    let elapsed_ms = ms(t0);
+    let line = json!({
+        "bench": "blake2b",
+        "impl": "blake2b_simd",
+        "input_size": size,
+        "hashes_per_s": r2(rate(n, elapsed_ms)),
+        "MBps": r2(mbps(n * size as u64, elapsed_ms)),
+    });
+    println!("{line}");
+    Ok(())
+}
+
+/// BLAKE2b-256, unkeyed: what hypercore hashes with.
+fn blake2b_params() -> blake2b_simd::Params {
+    let mut params = blake2b_simd::Params::new();
+    params.hash_length(32);
+    params
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn mbps(bytes: u64, ms: f64) -> f64 {
+    bytes as f64 / 1e6 / (ms / 1000.0)
+}
+
+fn rate(n: u64, ms: f64) -> f64 {
+    n as f64 / (ms / 1000.0)
+}
+
+fn r2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Peak resident set of this process in MiB: `VmHWM`, the high-water mark `getrusage` reports
+/// as `ru_maxrss` (read from /proc because this crate forbids the `unsafe` a libc call needs).
+fn peak_rss_mib() -> Res<f64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .ok_or("no VmHWM in /proc/self/status")?;
+    Ok(r2(kib / 1024.0))
+}
+
+/// Time this thread has spent on a CPU (user and kernel), from `/proc/thread-self/schedstat`.
+/// On a shared machine it tells our cost apart from the time spent waiting for a core; it
+/// misses work on other threads (leaf hashing splits only batches of 4 MiB and more).
+fn thread_cpu_ms() -> Res<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    let ns: u64 = stat
+        .split_whitespace()
+        .next()
+        .ok_or("empty /proc/thread-self/schedstat")?
+        .parse()?;
+    Ok(ns as f64 / 1e6)
+}
+
+/// Apparent size of every file under `dir` (what `du -sb` reports, folders aside).
+fn dir_bytes(dir: &Path) -> Res<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            dir_bytes(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
