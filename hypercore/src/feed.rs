@@ -157,12 +157,34 @@ impl<S: Storage> Feed<S> {
         let node_offset = 2 * start;
         let mut batch = vec![0u8; (2 * m as usize - 1) * NODE_RECORD];
         let mut outside = Vec::new();
-        let leaves: Vec<([u8; 32], u64)> = merkle::leaf_hashes(blocks)
+        let added: u64 = blocks.iter().map(|b| b.as_ref().len() as u64).sum();
+
+        // Data first, then tree, then signature, then the bitfield that makes them count: a
+        // crash at any point leaves the old length intact (see `open` for the recovery). The
+        // data does not depend on the hashes, so a large batch is written while another thread
+        // hashes it: the page-cache copy and BLAKE2b each take about half the time.
+        let offset = self.byte_length;
+        let hashes = if added >= PARALLEL_WRITE_BYTES {
+            let storage = &mut self.storage;
+            std::thread::scope(|scope| {
+                let hasher = scope.spawn(|| merkle::leaf_hashes(blocks));
+                let written = write_data(storage, offset, blocks, added);
+                // A panic in a pure hash loop cannot happen short of a bug; hash here then.
+                let hashes = hasher
+                    .join()
+                    .unwrap_or_else(|_| merkle::leaf_hashes(blocks));
+                written.map(|()| hashes)
+            })?
+        } else {
+            let hashes = merkle::leaf_hashes(blocks);
+            write_data(&mut self.storage, offset, blocks, added)?;
+            hashes
+        };
+        let leaves: Vec<([u8; 32], u64)> = hashes
             .into_iter()
             .zip(blocks)
             .map(|(hash, block)| (hash, block.as_ref().len() as u64))
             .collect();
-        let added: u64 = leaves.iter().map(|&(_, size)| size).sum();
         let mut nodes = Vec::with_capacity(2 * blocks.len());
         merkle.next_batch(&leaves, &mut nodes);
         for node in &nodes {
@@ -183,17 +205,6 @@ impl<S: Storage> Feed<S> {
             _ => None,
         };
 
-        // Data, then tree, then signature, then the bitfield that makes them count: a crash at
-        // any point leaves the old length intact (see `open` for the recovery).
-        if blocks.len() == 1 {
-            self.write(Store::Data, self.byte_length, blocks[0].as_ref())?;
-        } else {
-            let mut data = Vec::with_capacity(added as usize);
-            for b in blocks {
-                data.extend_from_slice(b.as_ref());
-            }
-            self.write(Store::Data, self.byte_length, &data)?;
-        }
         self.write(
             Store::Tree,
             HEADER_LEN + node_offset * NODE_RECORD as u64,
@@ -534,6 +545,28 @@ impl<S: Storage> Feed<S> {
 /// Total size of nodes read from `tree`.
 fn sizes_of(nodes: &[Node]) -> Result<u64> {
     Node::total_size(nodes).ok_or_else(|| Error::corrupt(Store::Tree, "node sizes overflow"))
+}
+
+/// Batches at least this large write their data while another thread hashes them.
+const PARALLEL_WRITE_BYTES: u64 = 256 * 1024;
+
+/// Writes a batch's blocks back to back at `offset` of `data`, in one write.
+fn write_data<S: Storage, B: AsRef<[u8]>>(
+    storage: &mut S,
+    offset: u64,
+    blocks: &[B],
+    total: u64,
+) -> Result<()> {
+    let result = if let [block] = blocks {
+        storage.write_at(Store::Data, offset, block.as_ref())
+    } else {
+        let mut data = Vec::with_capacity(total as usize);
+        for b in blocks {
+            data.extend_from_slice(b.as_ref());
+        }
+        storage.write_at(Store::Data, offset, &data)
+    };
+    result.map_err(Error::io(Store::Data))
 }
 
 fn signature_offset(slot: u64) -> u64 {
