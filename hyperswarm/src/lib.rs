@@ -26,7 +26,13 @@
 //!   command (announce / lookup / unannounce, LAN records) over a
 //!   two-generation record store with Node's limits and lifetimes.
 //! * [`udp`]: tokio glue running a [`Node`] over one UDP socket, with a
-//!   bootstrap mode (`bootstrap: []`, persistent).
+//!   bootstrap mode (`bootstrap: []`, persistent) and [`Dht::holepunch`]
+//!   (dht-rpc's `holepunch(peer, referrer)`). `tests/netns` runs it between
+//!   two peers behind simulated NATs (iptables MASQUERADE in namespaces the
+//!   test creates) with a relay DHT node between: a direct ping is dropped
+//!   by the NAT before, the holepunch opens both mappings through the relay,
+//!   and a direct ping passes after. The relayed messages are checked
+//!   byte-for-byte against Node's traces (`tests/node_sim.rs`).
 //! * [`Swarm`] (hyperswarm 2): `join(topic, {announce, lookup})` (returns
 //!   after the first DHT cycle, like Node's `onjoin`), `leave(topic)`
 //!   (unannounces), [`Swarm::next_connection`] yielding [`Connection`]s (a
@@ -45,10 +51,17 @@
 //!   (smaller Noise static key's dial survives; TCP beats uTP; self
 //!   connections), exposed on the swarm as [`Swarm::deduplicate`] for the
 //!   Noise layer to call after its handshake.
-//! * [`mdns`], [`lan`]: the multicast DNS packets of @hyperswarm/discovery
-//!   (byte-exact with multicast-dns/dns-packet, `tests/mdns.rs`) and a
-//!   sans-IO announcer/responder (queries every 30–60 s, answers SRV + TXT
-//!   id + referrer A, ignores its own id).
+//! * [`mdns`], [`lan`], [`lan_socket`]: the multicast DNS packets of
+//!   @hyperswarm/discovery (byte-exact with multicast-dns/dns-packet,
+//!   `tests/mdns.rs`), a sans-IO announcer/responder (queries every 30–60 s,
+//!   answers SRV + TXT id + referrer A, ignores its own id), and its socket
+//!   glue on 224.0.0.251:5353 (`SO_REUSEADDR`, TTL 255, loopback on, as
+//!   multicast-dns). With [`SwarmConfig::lan`] set, the swarm announces and
+//!   looks its topics up on the LAN too and dials the peers it hears of
+//!   first (priority 3, TCP), so two swarms with an empty bootstrap list
+//!   find each other on a LAN. `tests/netns` checks this over real
+//!   multicast between two network namespaces, ddrive with ddrive and (with
+//!   `interop`) ddrive with Node hyperswarm 2.15.3 both ways.
 //!
 //! # What does not (yet)
 //! * uTP. hyperswarm 2 dials uTP (libutp, BEP 29) after a holepunch, on the
@@ -63,9 +76,10 @@
 //!   holepunch (nothing would follow it). Node peers dialling us race TCP
 //!   against uTP; TCP wins, and their uTP packets to our DHT socket are
 //!   dropped as undecodable.
-//! * The mDNS socket glue (joining 224.0.0.251:5353 and driving [`lan`])
-//!   and wiring LAN peers into the swarm's queue; so no LAN discovery
-//!   without a DHT yet.
+//! * LAN discovery is off unless [`SwarmConfig::lan`] is set (Node's
+//!   default is on): a swarm never multicasts unless asked. It joins the
+//!   group on one interface (or the kernel's choice by the multicast
+//!   route), where multicast-dns joins on every IPv4 interface.
 //! * The swarm does not close connections it handed out: at shutdown or
 //!   when a dedup names a duplicate, closing is the caller's job.
 //! * `mutable-store` / `immutable-store`: answered with
@@ -73,6 +87,18 @@
 //! * Adaptive ephemeral → persistent switching (`holepunchable()` tally);
 //!   [`Node::make_persistent`] does the switch on request.
 //! * Sharing the UDP socket with uTP (hyperswarm's one-port rule).
+//!
+//! # Benchmarks
+//! `cargo run --release -p hyperswarm --example bench_hyperswarm` prints one
+//! JSON line, ddrive beside Node in the same run on 127.0.0.1 (medians of
+//! 3 runs on the 2-core dev machine, load generator on the same cores):
+//! * join → first connection over a local bootstrap node: ddrive 0.06 ms,
+//!   Node 0.95 ms (10 rounds each; both a DHT round trip plus a TCP
+//!   connect on loopback, Node's cost being its event loop and timers);
+//! * `peers` lookups answered per second by one node: ddrive ≈ 195 000,
+//!   Node ≈ 85 000 (200 000 requests, 128 in flight);
+//! * RSS growth of a node storing 10 000 announces (one per topic): ddrive
+//!   3.1 MiB (≈ 330 bytes a record), Node 16 MiB (≈ 1.7 KB a record).
 //!
 //! # Deliberate differences from Node
 //! * Datagrams over [`message::MAX_DATAGRAM`] bytes, fields with the wrong
@@ -99,6 +125,7 @@ pub mod connection;
 pub mod dedup;
 pub mod error;
 pub mod lan;
+pub mod lan_socket;
 pub mod mdns;
 pub mod message;
 pub mod node;
@@ -116,6 +143,7 @@ pub use addr::{NodeAddr, NodeId};
 pub use connection::{Connection, ConnectionId, ConnectionInfo};
 pub use dedup::{Transport, Verdict};
 pub use error::{DecodeError, RpcError};
+pub use lan_socket::{LanConfig, LanSocket};
 pub use message::{Holepunch, Message, MessageType};
 pub use node::{Config, Event, Node, OpId, Reply, Transmit};
 pub use peers_value::{FoundPeers, PeersInput, PeersOutput};

@@ -4,8 +4,11 @@
 //! One task owns the TCP listener, the [`PeerQueue`] and the connection
 //! counts; one task per joined topic runs the DHT announce or lookup cycle
 //! (at once, then every 5–10 min, as @hyperswarm/discovery) and reports the
-//! peers it finds; one short task per dial. Connections are plain TCP byte
-//! streams: the Noise session runs on top of them, elsewhere.
+//! peers it finds; one short task per dial; with [`SwarmConfig::lan`], a
+//! [`LanSocket`] task multicasts and answers the topics' mDNS queries and
+//! feeds the peers it hears of into the same queue (priority 3, no
+//! referrer). Connections are plain TCP byte streams: the Noise session
+//! runs on top of them, elsewhere.
 
 use std::collections::HashMap;
 use std::io;
@@ -23,6 +26,8 @@ use tokio::task::JoinHandle;
 use crate::addr::NodeId;
 use crate::connection::{CloseGuard, Connection, ConnectionId, ConnectionInfo};
 use crate::dedup::{ConnectionSide, Decision, Deduplicator, Transport};
+use crate::lan::LanPeer;
+use crate::lan_socket::{LanConfig, LanSocket};
 use crate::node::Config;
 use crate::peer_queue::{Peer, PeerId, PeerQueue, QueueConfig};
 use crate::peers_value::FoundPeers;
@@ -59,6 +64,10 @@ pub struct SwarmConfig {
     pub seed: Option<u64>,
     /// Dial queue timings.
     pub queue: QueueConfig,
+    /// LAN discovery over multicast DNS (224.0.0.251:5353). Node turns it
+    /// on by default; here it is opt-in so that a swarm never multicasts
+    /// unless asked (tests, hosts that must stay quiet).
+    pub lan: Option<LanConfig>,
 }
 
 impl Default for SwarmConfig {
@@ -71,6 +80,7 @@ impl Default for SwarmConfig {
             announce_local_address: None,
             seed: None,
             queue: QueueConfig::default(),
+            lan: None,
         }
     }
 }
@@ -106,6 +116,9 @@ pub enum SwarmError {
     /// Binding the sockets failed.
     #[error("bind failed: {0}")]
     Io(#[from] io::Error),
+    /// Binding or joining the mDNS group failed.
+    #[error("mdns socket failed: {0}")]
+    Lan(io::Error),
     /// The connection is not (or no longer) open.
     #[error("unknown connection")]
     UnknownConnection,
@@ -153,11 +166,21 @@ impl Swarm {
     /// Binds TCP and the DHT's UDP socket on one port number and starts.
     pub async fn bind(config: SwarmConfig) -> Result<Swarm, SwarmError> {
         let (listener, dht) = bind_both(&config).await?;
+        let lan = match &config.lan {
+            Some(c) => match LanSocket::bind(c.clone()) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    dht.shutdown().await;
+                    return Err(SwarmError::Lan(e));
+                }
+            },
+            None => None,
+        };
         let local_addr = dht.local_addr();
         let dht = Arc::new(dht);
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (conns_tx, conns_rx) = mpsc::unbounded_channel();
-        let core = Core::new(config, listener, dht.clone(), conns_tx);
+        let core = Core::new(config, listener, dht.clone(), lan, conns_tx);
         let task = tokio::spawn(core.run(cmd_rx));
         Ok(Swarm {
             cmd: cmd_tx,
@@ -310,6 +333,7 @@ struct OpenConn {
 struct Core {
     dht: Arc<Dht>,
     listener: TcpListener,
+    lan: Option<(LanSocket, mpsc::Receiver<LanPeer>)>,
     queue: PeerQueue,
     topics: HashMap<[u8; 32], TopicState>,
     conns_tx: mpsc::UnboundedSender<Connection>,
@@ -341,6 +365,7 @@ impl Core {
         config: SwarmConfig,
         listener: TcpListener,
         dht: Arc<Dht>,
+        lan: Option<(LanSocket, mpsc::Receiver<LanPeer>)>,
         conns_tx: mpsc::UnboundedSender<Connection>,
     ) -> Core {
         let mut rng = match config.seed {
@@ -360,6 +385,7 @@ impl Core {
         Core {
             dht,
             listener,
+            lan,
             queue: PeerQueue::new(queue_config),
             topics: HashMap::new(),
             conns_tx,
@@ -396,6 +422,7 @@ impl Core {
                 Some(id) = self.closed_rx.recv() => Step::Closed(id),
                 Some(d) = self.dial_rx.recv() => Step::Dialled(d),
                 Some(f) = self.found_rx.recv() => Step::Found(f),
+                Some(p) = lan_recv(&mut self.lan) => Step::Lan(p),
                 cmd = cmd_rx.recv() => Step::Cmd(cmd),
                 _ = sleep_until(timer), if timer.is_some() => Step::Timer,
                 r = self.listener.accept() => Step::Accept(r),
@@ -407,6 +434,7 @@ impl Core {
                 Step::Accept(Ok((stream, addr))) => self.incoming(stream, addr),
                 Step::Accept(Err(e)) => tracing::debug!(error = %e, "accept failed"),
                 Step::Found(f) => self.found(f),
+                Step::Lan(p) => self.lan_found(p),
                 Step::Dialled(d) => self.dialled(d),
                 Step::Closed(id) => self.closed(id),
                 Step::Timer => self.queue.handle_timeout(now()),
@@ -422,6 +450,10 @@ impl Core {
         match c {
             Cmd::Join(topic, opts, reply) => {
                 self.stop_topic(&topic);
+                if let Some((lan, _)) = &self.lan {
+                    let port = opts.announce.then(|| self.dht.local_addr().port());
+                    lan.join(topic, port, opts.lookup);
+                }
                 let task = tokio::spawn(topic_cycle(
                     self.dht.clone(),
                     topic,
@@ -467,6 +499,9 @@ impl Core {
 
     /// Stops a topic's cycle; returns whether it was announcing.
     fn stop_topic(&mut self, topic: &[u8; 32]) -> bool {
+        if let Some((lan, _)) = &self.lan {
+            lan.leave(*topic);
+        }
         match self.topics.remove(topic) {
             Some(t) => {
                 t.task.abort();
@@ -485,6 +520,19 @@ impl Core {
         }
         if let Some(tx) = f.first_cycle {
             let _ = tx.send(());
+        }
+    }
+
+    /// A peer heard of on the LAN: local, so dialled first and TCP only.
+    fn lan_found(&mut self, p: LanPeer) {
+        if self.topics.get(&p.topic).is_some_and(|t| t.opts.lookup) {
+            self.queue.add(Peer {
+                addr: p.addr,
+                local: true,
+                referrer: None,
+                to: None,
+                topic: Some(p.topic),
+            });
         }
     }
 
@@ -656,8 +704,13 @@ impl Core {
         for u in unannounces {
             let _ = u.await;
         }
-        let Core { dht, listener, .. } = self;
+        let Core {
+            dht, listener, lan, ..
+        } = self;
         drop(listener);
+        if let Some((lan, _)) = lan {
+            lan.shutdown().await;
+        }
         // a leave still unannouncing holds a clone: the DHT closes with it
         if let Ok(dht) = Arc::try_unwrap(dht) {
             dht.shutdown().await;
@@ -669,9 +722,18 @@ enum Step {
     Cmd(Option<Cmd>),
     Accept(io::Result<(TcpStream, SocketAddr)>),
     Found(Found),
+    Lan(LanPeer),
     Dialled(DialDone),
     Closed(ConnectionId),
     Timer,
+}
+
+/// The next LAN peer; never, without LAN discovery.
+async fn lan_recv(lan: &mut Option<(LanSocket, mpsc::Receiver<LanPeer>)>) -> Option<LanPeer> {
+    match lan {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

@@ -63,6 +63,11 @@ enum Cmd {
         addr: SocketAddrV4,
         reply: oneshot::Sender<Result<SocketAddrV4, RpcError>>,
     },
+    Holepunch {
+        peer: SocketAddrV4,
+        referrer: SocketAddrV4,
+        reply: oneshot::Sender<Result<(), RpcError>>,
+    },
     Ready(oneshot::Sender<Result<(), RpcError>>),
     Bootstrap,
     Shutdown(oneshot::Sender<()>),
@@ -200,6 +205,23 @@ impl Dht {
         self.call(|reply| Cmd::Ping { addr, reply }).await?
     }
 
+    /// Asks `peer`, learned through the DHT node `referrer`, to open its
+    /// NAT towards us (dht-rpc `holepunch`): a `_holepunch` straight to the
+    /// peer plus one relayed by the referrer. `Ok` once the peer answered,
+    /// i.e. a direct UDP path both ways exists.
+    pub async fn holepunch(
+        &self,
+        peer: SocketAddrV4,
+        referrer: SocketAddrV4,
+    ) -> Result<(), RpcError> {
+        self.call(|reply| Cmd::Holepunch {
+            peer,
+            referrer,
+            reply,
+        })
+        .await?
+    }
+
     /// Cancels everything in flight and closes the socket.
     pub async fn shutdown(self) {
         let _ = self.call(Cmd::Shutdown).await;
@@ -216,6 +238,7 @@ fn now() -> std::time::Instant {
 struct Waiters {
     queries: HashMap<QueryId, (Vec<Reply>, oneshot::Sender<QueryOutput>)>,
     pings: HashMap<OpId, oneshot::Sender<Result<SocketAddrV4, RpcError>>>,
+    holepunches: HashMap<OpId, oneshot::Sender<Result<(), RpcError>>>,
     ready: Vec<oneshot::Sender<Result<(), RpcError>>>,
 }
 
@@ -252,6 +275,11 @@ async fn flush(socket: &UdpSocket, node: &mut Node, w: &mut Waiters) {
                     let _ = tx.send(result);
                 }
             }
+            Event::Holepunched { op, result } => {
+                if let Some(tx) = w.holepunches.remove(&op) {
+                    let _ = tx.send(result);
+                }
+            }
             other => tracing::trace!(event = ?other, "dht event"),
         }
     }
@@ -285,6 +313,10 @@ async fn run(socket: UdpSocket, mut node: Node, mut rx: mpsc::Receiver<Cmd>) {
                     Some(Cmd::Ping { addr, reply }) => {
                         let op = node.ping(addr, None, now);
                         w.pings.insert(op, reply);
+                    }
+                    Some(Cmd::Holepunch { peer, referrer, reply }) => {
+                        let op = node.holepunch(peer, referrer, now);
+                        w.holepunches.insert(op, reply);
                     }
                     Some(Cmd::Ready(reply)) => {
                         if node.is_bootstrapped() {
