@@ -1,16 +1,19 @@
-//! `cargo xtask bench [hypercore] [hypertrie] [--rounds N]`: our benchmarks beside Node's
-//! anchors (`shared/bench/js`), in one invocation, so both sides see the same machine at the
-//! same time. Each prints a table (medians over the rounds, with min-max) and one JSON line of
-//! ratios (ddrive / Node) and raw medians.
+//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [--rounds N] [--quick]`: our
+//! benchmarks beside Node's anchors (`shared/bench/js`), in one invocation, so both sides see
+//! the same machine at the same time (`--quick`: scaled-down workloads where a module has
+//! them, for a smoke run). Each prints a table (medians over the rounds, with min-max) and one
+//! JSON line of ratios (ddrive / Node) and raw medians.
 
 mod common;
 mod hypercore;
+mod hyperdrive;
 mod hypertrie;
 
 use anyhow::{Context, Result, bail};
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut rounds = 3usize;
+    let mut quick = false;
     let mut names = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -22,6 +25,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                     bail!("--rounds must be at least 1");
                 }
             }
+            "--quick" => quick = true,
             name => names.push(name.to_owned()),
         }
     }
@@ -32,7 +36,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         match name.as_str() {
             "hypercore" => hypercore::run(rounds)?,
             "hypertrie" => hypertrie::run(rounds)?,
-            other => bail!("unknown bench {other:?}; known: hypercore, hypertrie"),
+            "hyperdrive" => hyperdrive::run(rounds, quick)?,
+            other => bail!("unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive"),
         }
     }
     Ok(())

@@ -1,0 +1,488 @@
+//! The hyperdrive workloads of Node's anchors (`shared/bench/js/bench-hyperdrive.js`,
+//! `bench-open.js` with `open/setup.js` and `open/child.js`) on a [`Corestore`] folder,
+//! printing one JSON line per run. `cargo xtask bench hyperdrive` runs it beside Node.
+//!
+//! ```text
+//! bench_hyperdrive drive [files=10000] [file_size=1024] [dirs=100] [big_mib=1024] [chunk_kib=64]
+//! bench_hyperdrive setup DIR [files=100000] [file_size=1024] [dirs=100]
+//! bench_hyperdrive open STORE_DIR PATH
+//! ```
+//! `drive` takes Node's arguments in Node's order: writeFile `/dir{i%dirs}/file{i}` one by one,
+//! readdir every dir, stat all, readFile all in Node's shuffled order (mulberry32 `rng(13)`),
+//! then one big file through a [`hyperdrive::FileWriter`] fed `chunk_kib` pieces and read back
+//! through a [`hyperdrive::FileReader`]. File contents are Node's (`pseudoRandom` SHA-512
+//! pools, same offsets). Right after the big write it hashes the same chunks with plain
+//! BLAKE2b-256 (blake2b_simd, one thread): the ceiling that write is measured against. It works
+//! in a fresh folder under `$BENCH_DIR` (default: the system temp folder), removed at the end,
+//! and like Node never syncs inside a timed loop.
+//!
+//! `setup` builds the many-file drive of the open-time benchmark in `DIR/store` once, writing
+//! `DIR/SETUP_DONE.json` (reused while its parameters match), as Node's `open/setup.js`.
+//! `open` is Node's `open/child.js`: open that store's drive in this fresh process, stat one
+//! file, read it.
+
+use std::error::Error;
+use std::hint::black_box;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use corestore::Corestore;
+use hyperdrive::{Drive, DriveOptions, ReaddirOptions, WriteOptions};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+fn main() -> ExitCode {
+    // The open benchmark counts from here: as close to the exec as a program gets.
+    let start = Instant::now();
+    match run(start) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_hyperdrive: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: bench_hyperdrive drive [files] [file_size] [dirs] [big_mib] \
+                     [chunk_kib] | setup DIR [files] [file_size] [dirs] | open STORE_DIR PATH";
+
+fn run(start: Instant) -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize, default: u64| -> Res<u64> {
+        match args.get(i) {
+            Some(s) => Ok(s.parse().map_err(|e| format!("argument {s:?}: {e}"))?),
+            None => Ok(default),
+        }
+    };
+    match args.first().map(String::as_str) {
+        Some("drive") => drive_bench(&Workload {
+            files: num(1, 10_000)?,
+            file_size: num(2, 1024)? as usize,
+            dirs: num(3, 100)?.max(1),
+            big_bytes: num(4, 1024)? * 1_048_576,
+            chunk: (num(5, 64)? as usize * 1024).max(1),
+        }),
+        Some("setup") => {
+            let dir = args.get(1).ok_or(USAGE)?;
+            setup(
+                Path::new(dir),
+                num(2, 100_000)?,
+                num(3, 1024)? as usize,
+                num(4, 100)?.max(1),
+            )
+        }
+        Some("open") => {
+            let (store, path) = (args.get(1).ok_or(USAGE)?, args.get(2).ok_or(USAGE)?);
+            open_child(start, Path::new(store), path)
+        }
+        _ => Err(USAGE.into()),
+    }
+}
+
+struct Workload {
+    files: u64,
+    file_size: usize,
+    dirs: u64,
+    big_bytes: u64,
+    chunk: usize,
+}
+
+/// A folder removed when dropped, so a failed run leaves nothing behind.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Res<Self> {
+        let base = std::env::var_os("BENCH_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&base)?;
+        let dir = base.join(format!("ddrive-hyperdrive-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover scratch folder is harmless and the result is already out.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Node's `pseudoRandom(n, seed)`: SHA-512 of `seed-{seed}-{counter}`, concatenated.
+fn pseudo_random(n: usize, seed: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n + 64);
+    let mut counter = 0u64;
+    while out.len() < n {
+        out.extend_from_slice(&Sha512::digest(format!("seed-{seed}-{counter}")));
+        counter += 1;
+    }
+    out.truncate(n);
+    out
+}
+
+/// Node's `rng` helper (mulberry32 scaled to [0, 1)), so both sides shuffle alike.
+struct Mulberry32(u32);
+
+impl Mulberry32 {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x6D2B_79F5);
+        let mut t = self.0;
+        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
+        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
+        f64::from(t ^ (t >> 14)) / 4_294_967_296.0
+    }
+}
+
+/// Node's small-file contents: `file_size` bytes of one pool at offset `i * 131`.
+struct SmallFiles {
+    pool: Vec<u8>,
+    size: usize,
+}
+
+impl SmallFiles {
+    fn new(size: usize) -> Self {
+        SmallFiles {
+            pool: pseudo_random(size * 1024 + size, 5),
+            size,
+        }
+    }
+
+    fn file(&self, i: u64) -> &[u8] {
+        let at = (i as usize * 131) % (self.size * 1024).max(1);
+        &self.pool[at..at + self.size]
+    }
+}
+
+fn name(i: u64, dirs: u64) -> String {
+    format!("/dir{}/file{i}", i % dirs)
+}
+
+fn open_drive(store_dir: &Path) -> Res<(Arc<Corestore>, Drive)> {
+    let store = Arc::new(Corestore::open(store_dir)?);
+    let drive = Drive::create(Arc::clone(&store), DriveOptions::default())?;
+    Ok((store, drive))
+}
+
+fn drive_bench(w: &Workload) -> Res<()> {
+    let scratch = ScratchDir::new()?;
+    let (store, drive) = open_drive(&scratch.0.join("store"))?;
+    let files = SmallFiles::new(w.file_size);
+    let write = WriteOptions::default();
+
+    // --- phase 1: small files
+    let cpu0 = thread_cpu_ms()?;
+    let t0 = Instant::now();
+    for i in 0..w.files {
+        drive.write_file(&name(i, w.dirs), files.file(i), &write)?;
+    }
+    let write_ms = ms(t0);
+    let write_cpu_ms = thread_cpu_ms()? - cpu0;
+
+    let t0 = Instant::now();
+    let mut entries = 0;
+    for k in 0..w.dirs {
+        entries += drive
+            .readdir(&format!("/dir{k}"), &ReaddirOptions::default())?
+            .len();
+    }
+    let readdir_ms = ms(t0);
+
+    let t0 = Instant::now();
+    let mut stat_bytes = 0;
+    for i in 0..w.files {
+        stat_bytes += drive.stat(&name(i, w.dirs))?.size;
+    }
+    let stat_ms = ms(t0);
+
+    let mut rng = Mulberry32(13);
+    let mut order: Vec<u64> = (0..w.files).collect();
+    for i in (1..order.len()).rev() {
+        let j = (rng.next_f64() * (i + 1) as f64) as usize;
+        order.swap(i, j);
+    }
+    let cpu0 = thread_cpu_ms()?;
+    let t0 = Instant::now();
+    let (mut read_bytes, mut bad) = (0, 0u64);
+    for &i in &order {
+        let buf = drive.read_file(&name(i, w.dirs))?;
+        read_bytes += buf.len();
+        if buf != files.file(i) {
+            bad += 1;
+        }
+    }
+    let read_ms = ms(t0);
+    let read_cpu_ms = thread_cpu_ms()? - cpu0;
+    let peak_after_small = peak_rss_mib()?;
+    let disk_small = dir_bytes(&scratch.0)?;
+
+    // --- phase 2: one big file, written in Node's chunks (our writer cuts 512 KiB blocks)
+    let span = 4 * 1_048_576;
+    let big_pool = pseudo_random(span + w.chunk, 9);
+    let chunk_at = |c: u64, written: u64| {
+        let off = (c as usize * 65537) % span;
+        let len = (w.big_bytes - written).min(w.chunk as u64) as usize;
+        &big_pool[off..off + len]
+    };
+    let cpu0 = thread_cpu_ms()?;
+    let (proc0, wait0) = (process_cpu_ms()?, thread_wait_ms()?);
+    let t0 = Instant::now();
+    let mut writer = drive.open_writer("/big.bin", WriteOptions::default())?;
+    let (mut written, mut c) = (0u64, 0u64);
+    while written < w.big_bytes {
+        let chunk = chunk_at(c, written);
+        writer.write(chunk)?;
+        written += chunk.len() as u64;
+        c += 1;
+    }
+    let big_stat = writer.finish()?;
+    let big_write_ms = ms(t0);
+    let big_write_cpu_ms = thread_cpu_ms()? - cpu0;
+    let big_write_process_cpu_ms = process_cpu_ms()? - proc0;
+    let big_write_wait_ms = thread_wait_ms()? - wait0;
+    let peak_after_big_write = peak_rss_mib()?;
+
+    // --- the same chunks through plain BLAKE2b-256, one thread, moments after the write so
+    // both see the same machine load
+    let mut params = blake2b_simd::Params::new();
+    params.hash_length(32);
+    let t0 = Instant::now();
+    let (mut hashed, mut c) = (0u64, 0u64);
+    while hashed < w.big_bytes {
+        let chunk = chunk_at(c, hashed);
+        black_box(params.hash(black_box(chunk)));
+        hashed += chunk.len() as u64;
+        c += 1;
+    }
+    let blake2b_ms = ms(t0);
+
+    // --- read it back as a stream: one block-sized buffer, sequential reads
+    let cpu0 = thread_cpu_ms()?;
+    let t0 = Instant::now();
+    let mut reader = drive.open_reader("/big.bin")?;
+    let mut buf = vec![0u8; hyperdrive::BLOCK_SIZE];
+    let (mut read_big, mut first_ms) = (0u64, None);
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        first_ms.get_or_insert_with(|| ms(t0));
+        black_box(&buf[..n]);
+        read_big += n as u64;
+    }
+    let big_read_ms = ms(t0);
+    let big_read_cpu_ms = thread_cpu_ms()? - cpu0;
+    if read_big != w.big_bytes {
+        return Err(format!("read {read_big} bytes of {}", w.big_bytes).into());
+    }
+    let disk_total = dir_bytes(&scratch.0)?;
+    drop(drive);
+    store.close()?;
+
+    let line = json!({
+        "bench": "hyperdrive",
+        "impl": "ddrive",
+        "files": w.files,
+        "file_size": w.file_size,
+        "dirs": w.dirs,
+        "writefile_per_s": r2(rate(w.files, write_ms)),
+        "writefile_ms": r2(write_ms),
+        "writefile_cpu_ms": r2(write_cpu_ms),
+        "readdir_entries": entries,
+        "readdir_ms_per_dir": r2(readdir_ms / w.dirs as f64),
+        "stat_per_s": r2(rate(w.files, stat_ms)),
+        "stat_bytes": stat_bytes,
+        "readfile_per_s": r2(rate(w.files, read_ms)),
+        "readfile_cpu_ms": r2(read_cpu_ms),
+        "readfile_bytes": read_bytes,
+        "readfile_mismatch": bad,
+        "peak_rss_mib_after_small": peak_after_small,
+        "disk_bytes_small": disk_small,
+        "big_bytes": w.big_bytes,
+        "big_chunk": w.chunk,
+        "big_blocks": big_stat.blocks,
+        "big_write_ms": r2(big_write_ms),
+        "big_write_MBps": r2(mbps(w.big_bytes, big_write_ms)),
+        "big_write_cpu_ms": r2(big_write_cpu_ms),
+        "big_write_process_cpu_ms": r2(big_write_process_cpu_ms),
+        "big_write_runqueue_wait_ms": r2(big_write_wait_ms),
+        "big_write_MBps_per_cpu_s": r2(mbps(w.big_bytes, big_write_process_cpu_ms)),
+        "blake2b_MBps": r2(mbps(w.big_bytes, blake2b_ms)),
+        "peak_rss_mib_after_big_write": peak_after_big_write,
+        "big_read_bytes": read_big,
+        "big_read_ms": r2(big_read_ms),
+        "big_read_MBps": r2(mbps(read_big, big_read_ms)),
+        "big_read_cpu_ms": r2(big_read_cpu_ms),
+        "big_read_first_chunk_ms": first_ms.map(r2),
+        "disk_bytes_total": disk_total,
+        "peak_rss_mib": peak_rss_mib()?,
+    });
+    println!("{line}");
+    Ok(())
+}
+
+/// Node's `open/setup.js`: the drive of `files` small files in `dir/store`, built once.
+fn setup(dir: &Path, files: u64, file_size: usize, dirs: u64) -> Res<()> {
+    let marker = dir.join("SETUP_DONE.json");
+    let want = json!({ "files": files, "file_size": file_size, "dirs": dirs });
+    if let Ok(text) = std::fs::read_to_string(&marker)
+        && let Ok(info) = serde_json::from_str::<Value>(&text)
+        && info.get("params") == Some(&want)
+    {
+        println!("{info}");
+        return Ok(());
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let (store, drive) = open_drive(&dir.join("store"))?;
+    let contents = SmallFiles::new(file_size);
+    let write = WriteOptions::default();
+    let t0 = Instant::now();
+    let mut info = serde_json::Map::new();
+    for i in 0..files {
+        drive.write_file(&name(i, dirs), contents.file(i), &write)?;
+        if (i + 1) % 25_000 == 0 {
+            info.insert(
+                format!("writefile_per_s_at_{}", i + 1),
+                json!(r2(rate(i + 1, ms(t0)))),
+            );
+        }
+    }
+    let setup_ms = ms(t0);
+    info.insert("params".into(), want);
+    info.insert("key".into(), json!(drive.key().to_hex()));
+    info.insert("metadata_length".into(), json!(drive.version()));
+    info.insert("setup_ms".into(), json!(r2(setup_ms)));
+    info.insert("writefile_per_s".into(), json!(r2(rate(files, setup_ms))));
+    drop(drive);
+    store.close()?;
+    drop(store);
+    info.insert("disk_bytes".into(), json!(dir_bytes(&dir.join("store"))?));
+    let info = Value::Object(info);
+    std::fs::write(&marker, info.to_string())?;
+    println!("{info}");
+    Ok(())
+}
+
+/// Node's `open/child.js`: open the drive in `store_dir` in this fresh process, stat `path`,
+/// read it.
+fn open_child(start: Instant, store_dir: &Path, path: &str) -> Res<()> {
+    let t0 = Instant::now();
+    let (_store, drive) = open_drive(store_dir)?;
+    let t_ready = Instant::now();
+    let stat = drive.stat(path)?;
+    let t_stat = Instant::now();
+    let content = drive.read_file(path)?;
+    let t_read = Instant::now();
+    let span = |a: Instant, b: Instant| r2(b.duration_since(a).as_secs_f64() * 1000.0);
+    let line = json!({
+        "bench": "open",
+        "impl": "ddrive",
+        "start_to_main_ms": span(start, t0),
+        "ready_ms": span(t0, t_ready),
+        "stat_ms": span(t_ready, t_stat),
+        "readfile_ms": span(t_stat, t_read),
+        "open_plus_stat_ms": span(t0, t_stat),
+        "size": stat.size,
+        "read_len": content.len(),
+        "metadata_length": drive.version(),
+        "peak_rss_mib": peak_rss_mib()?,
+    });
+    println!("{line}");
+    Ok(())
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn mbps(bytes: u64, ms: f64) -> f64 {
+    bytes as f64 / 1e6 / (ms / 1000.0)
+}
+
+fn rate(n: u64, ms: f64) -> f64 {
+    n as f64 / (ms / 1000.0)
+}
+
+fn r2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Peak resident set of this process in MiB: `VmHWM`, the high-water mark `getrusage` reports
+/// as `ru_maxrss` (read from /proc because the workspace forbids the `unsafe` a libc call needs).
+fn peak_rss_mib() -> Res<f64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .ok_or("no VmHWM in /proc/self/status")?;
+    Ok(r2(kib / 1024.0))
+}
+
+/// Time this thread has spent on a CPU, from `/proc/thread-self/schedstat`: on a shared machine
+/// it tells our cost apart from time spent waiting for a core.
+fn thread_cpu_ms() -> Res<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    let ns: u64 = stat
+        .split_whitespace()
+        .next()
+        .ok_or("empty /proc/thread-self/schedstat")?
+        .parse()?;
+    Ok(ns as f64 / 1e6)
+}
+
+/// Time this thread has waited for a core while runnable (second field of
+/// `/proc/thread-self/schedstat`): what other processes on a shared machine cost us.
+fn thread_wait_ms() -> Res<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    let ns: u64 = stat
+        .split_whitespace()
+        .nth(1)
+        .ok_or("short /proc/thread-self/schedstat")?
+        .parse()?;
+    Ok(ns as f64 / 1e6)
+}
+
+/// User plus system time of the whole process, every thread (ended ones included), from
+/// `/proc/self/stat` in clock ticks of 10 ms (Linux's `USER_HZ` on every usual platform).
+fn process_cpu_ms() -> Res<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name may hold spaces; fields count from after its closing parenthesis.
+    let rest = stat.rsplit_once(')').ok_or("no ')' in /proc/self/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 (utime, stime) of proc(5) are 11 and 12 after the state field.
+    let ticks = |i: usize| -> Res<f64> {
+        Ok(fields
+            .get(i)
+            .ok_or("short /proc/self/stat")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) * 10.0)
+}
+
+/// Apparent size of every file under `dir`, recursively (what `du -sb` reports, folders aside).
+fn dir_bytes(dir: &Path) -> Res<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            dir_bytes(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
