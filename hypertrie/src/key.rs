@@ -23,12 +23,59 @@ pub(crate) fn terminator(i: usize) -> bool {
     i > 0 && i & 31 == 0
 }
 
+/// The segments of a normalised key, as JS splits it: on `/`, dropping an empty first piece,
+/// then an empty last piece.
+pub(crate) fn segments(key: &str) -> impl Iterator<Item = &str> {
+    // Dropping the empty first piece is dropping a leading `/`; what is left is empty only if
+    // its single piece is the empty last piece, else a trailing `/` makes that piece.
+    let rest = key.strip_prefix('/').unwrap_or(key);
+    let rest = (!rest.is_empty()).then(|| rest.strip_suffix('/').unwrap_or(rest));
+    rest.into_iter().flat_map(|r| r.split('/'))
+}
+
+/// Appends the 8-byte SipHash of each segment of a normalised key.
+pub(crate) fn push_hash(key: &str, out: &mut Vec<u8>) {
+    for segment in segments(key) {
+        out.extend_from_slice(&siphash(segment.as_bytes()));
+    }
+}
+
+/// JS `collides(a, b, i)`: whether key `a`, whose path has `a_len` positions, differs from
+/// key `b` at position `i` although their path bits there are equal.
+pub(crate) fn collides(a: &str, a_len: usize, b: &str, i: usize) -> bool {
+    if i == 0 {
+        return false;
+    }
+    if i == a_len - 1 {
+        return a != b;
+    }
+    let j = (i - 1) / 32;
+    segments(a).nth(j) != segments(b).nth(j)
+}
+
+/// Path value at position `i` of a key with segment hashes `hash`: 0..=3, or [`END`] at and
+/// past the end marker.
+pub(crate) fn path(hash: &[u8], hidden: bool, i: usize) -> u8 {
+    if i == 0 {
+        return u8::from(hidden);
+    }
+    let j = i - 1;
+    match hash.get(j >> 2) {
+        Some(b) => (b >> (2 * (j & 3))) & 3,
+        None => END,
+    }
+}
+
+/// Number of path positions of a key with segment hashes `hash`: hidden bit, 32 per segment,
+/// end marker.
+pub(crate) fn path_len(hash: &[u8]) -> usize {
+    hash.len() * 4 + 2
+}
+
 /// A normalised key with its segment hashes and hidden bit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct KeyPath {
     key: String,
-    /// Byte ranges of the segments within `key`.
-    segments: Vec<(u32, u32)>,
     /// 8 bytes of SipHash per segment.
     hash: Vec<u8>,
     hidden: bool,
@@ -37,43 +84,14 @@ pub(crate) struct KeyPath {
 impl KeyPath {
     /// Normalises `key` and hashes its segments.
     pub(crate) fn new(key: &str, hidden: bool) -> Self {
-        Self::from_normalized(normalize(key).to_owned(), hidden)
-    }
-
-    /// Hashes an already-normalised key (as stored in a node).
-    pub(crate) fn from_normalized(key: String, hidden: bool) -> Self {
-        let mut segments = Vec::new();
-        let mut start = 0usize;
-        for part in key.split('/') {
-            let end = start + part.len();
-            segments.push((start as u32, end as u32));
-            start = end + 1;
-        }
-        // JS: drop the first piece if empty, then the last piece if empty (once each).
-        if segments.first().is_some_and(|&(s, e)| s == e) {
-            segments.remove(0);
-        }
-        if segments.last().is_some_and(|&(s, e)| s == e) {
-            segments.pop();
-        }
-        let mut hash = Vec::with_capacity(8 * segments.len());
-        for &(s, e) in &segments {
-            hash.extend_from_slice(&siphash(&key.as_bytes()[s as usize..e as usize]));
-        }
-        KeyPath {
-            key,
-            segments,
-            hash,
-            hidden,
-        }
+        let key = normalize(key).to_owned();
+        let mut hash = Vec::with_capacity(8 * (1 + key.matches('/').count()));
+        push_hash(&key, &mut hash);
+        KeyPath { key, hash, hidden }
     }
 
     pub(crate) fn key(&self) -> &str {
         &self.key
-    }
-
-    pub(crate) fn hidden(&self) -> bool {
-        self.hidden
     }
 
     pub(crate) fn hash(&self) -> &[u8] {
@@ -82,37 +100,17 @@ impl KeyPath {
 
     /// Number of path positions: hidden bit, 32 per segment, end marker.
     pub(crate) fn len(&self) -> usize {
-        self.hash.len() * 4 + 2
+        path_len(&self.hash)
     }
 
     /// Path value at position `i`: 0..=3, or [`END`] at and past the end marker.
     pub(crate) fn path(&self, i: usize) -> u8 {
-        if i == 0 {
-            return u8::from(self.hidden);
-        }
-        let j = i - 1;
-        match self.hash.get(j >> 2) {
-            Some(b) => (b >> (2 * (j & 3))) & 3,
-            None => END,
-        }
+        path(&self.hash, self.hidden, i)
     }
 
-    fn segment(&self, j: usize) -> Option<&str> {
-        self.segments
-            .get(j)
-            .map(|&(s, e)| &self.key[s as usize..e as usize])
-    }
-
-    /// Whether `other` has the same path bits here but is a different key (JS `collides`).
-    pub(crate) fn collides(&self, other: &KeyPath, i: usize) -> bool {
-        if i == 0 {
-            return false;
-        }
-        if i == self.len() - 1 {
-            return self.key != other.key;
-        }
-        let j = (i - 1) / 32;
-        self.segment(j) != other.segment(j)
+    /// Whether key `other` has the same path bits here but is a different key (JS `collides`).
+    pub(crate) fn collides(&self, other: &str, i: usize) -> bool {
+        collides(&self.key, self.len(), other, i)
     }
 }
 
@@ -128,12 +126,9 @@ mod tests {
 
     #[test]
     fn normalises_and_splits_like_js() {
-        let segs = |k: &str| {
-            let p = KeyPath::new(k, false);
-            (0..p.segments.len())
-                .map(|j| p.segment(j).unwrap_or_default().to_owned())
-                .collect::<Vec<_>>()
-        };
+        fn segs(k: &str) -> Vec<&str> {
+            segments(normalize(k)).collect()
+        }
         assert_eq!(KeyPath::new("/a", false).key(), "a");
         assert_eq!(KeyPath::new("//a", false).key(), "/a");
         assert_eq!(segs("//a"), ["a"]);
@@ -143,6 +138,9 @@ mod tests {
         assert_eq!(segs("/"), Vec::<String>::new());
         assert_eq!(segs("//"), Vec::<String>::new());
         assert_eq!(segs("a/b/"), ["a", "b"]);
+        assert_eq!(segs("///"), [""]);
+        assert_eq!(segs("/a//"), ["a", ""]);
+        assert_eq!(KeyPath::new("///", false).len(), 34);
     }
 
     #[test]
@@ -162,9 +160,10 @@ mod tests {
     fn collisions_compare_segments() {
         let a = KeyPath::new("x/a", false);
         let b = KeyPath::new("x/b", false);
-        assert!(!a.collides(&b, 32));
-        assert!(a.collides(&b, 64));
-        assert!(!a.collides(&b, 0));
-        assert!(a.collides(&b, a.len() - 1));
+        assert!(!a.collides(b.key(), 32));
+        assert!(a.collides(b.key(), 64));
+        assert!(!a.collides(b.key(), 0));
+        assert!(a.collides(b.key(), a.len() - 1));
+        assert!(!a.collides(a.key(), a.len() - 1));
     }
 }

@@ -77,5 +77,5 @@ pub use crate::{
         iterator::{IterOptions, Iterate},
     },
     source::{NodeSource, Operation, Step, run},
-    trie::{Checkout, Cursor, DelOptions, Hypertrie, OpenOptions, PutOptions},
+    trie::{Checkout, Cursor, DelOptions, Hypertrie, OpenOptions, PutOptions, TrieState},
 };

@@ -75,29 +75,29 @@ impl Header {
     }
 }
 
-/// One trie node as stored: the raw message fields.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct NodeMessage {
-    pub key: String,
-    pub value: Option<Vec<u8>>,
-    pub trie: Vec<u8>,
+/// One trie node as stored: the raw message fields, borrowed from the block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NodeMessage<'a> {
+    pub key: &'a str,
+    pub value: Option<&'a [u8]>,
+    pub trie: &'a [u8],
     pub seq: u64,
     pub flags: u64,
 }
 
-impl NodeMessage {
-    pub(crate) fn decode(buf: &[u8]) -> Result<Self, &'static str> {
+impl<'a> NodeMessage<'a> {
+    pub(crate) fn decode(buf: &'a [u8]) -> Result<Self, &'static str> {
         let mut msg = NodeMessage::default();
         let mut found_key = false;
         let mut fields = Fields { buf, pos: 0 };
         while let Some(field) = fields.next_field()? {
             match field {
                 (1, Value::Bytes(b)) => {
-                    msg.key = utf8(b)?;
+                    msg.key = std::str::from_utf8(b).map_err(|_| "string field is not UTF-8")?;
                     found_key = true;
                 }
-                (2, Value::Bytes(b)) => msg.value = Some(b.to_vec()),
-                (3, Value::Bytes(b)) => msg.trie = b.to_vec(),
+                (2, Value::Bytes(b)) => msg.value = Some(b),
+                (3, Value::Bytes(b)) => msg.trie = b,
                 (4, Value::Varint(n)) => msg.seq = n,
                 (5, Value::Varint(n)) => msg.flags = n,
                 (1..=5, _) => return Err("field has the wrong wire type"),
@@ -255,7 +255,8 @@ mod tests {
         ) {
             let bytes = encode_node(&key, value.as_deref(), &trie, seq, flags);
             let msg = NodeMessage::decode(&bytes).map_err(TestCaseError::fail)?;
-            prop_assert_eq!(msg, NodeMessage { key, value, trie, seq, flags });
+            let want = NodeMessage { key: &key, value: value.as_deref(), trie: &trie, seq, flags };
+            prop_assert_eq!(msg, want);
         }
 
         #[test]

@@ -1,5 +1,6 @@
 //! [`Hypertrie`]: the step machines driven over a local [`hypercore::Feed`].
 
+use std::borrow::BorrowMut;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -165,16 +166,52 @@ impl fmt::Debug for DelOptions<'_> {
 }
 
 /// A hypertrie over one feed: block 0 is the header, every later block one node.
-pub struct Hypertrie<S: Storage> {
-    feed: Feed<S>,
+///
+/// `F` is how the trie holds its feed: by value (the default, [`Hypertrie::open`]) or borrowed
+/// for one call (`&mut Feed`, [`Hypertrie::over`]) from a handle that shares the feed with
+/// others, such as a replicated feed behind a mutex. A [`TrieState`] carries the node cache and
+/// the header from one borrowed call to the next.
+pub struct Hypertrie<S: Storage, F: BorrowMut<Feed<S>> = Feed<S>> {
+    feed: F,
+    cache: NodeCache,
+    header: Option<Header>,
+    storage: PhantomData<fn() -> S>,
+}
+
+/// What a [`Hypertrie`] keeps between operations apart from its feed: the decoded-node cache
+/// and the header. Keep one per feed and hand it to [`Hypertrie::over`] for every call on a
+/// borrowed feed, so the cache stays warm.
+#[derive(Debug)]
+pub struct TrieState {
     cache: NodeCache,
     header: Option<Header>,
 }
 
-impl<S: Storage> fmt::Debug for Hypertrie<S> {
+impl Default for TrieState {
+    fn default() -> Self {
+        TrieState::new(DEFAULT_CACHE_BYTES)
+    }
+}
+
+impl TrieState {
+    /// An empty state whose node cache holds at most `cache_bytes` of decoded nodes.
+    pub fn new(cache_bytes: usize) -> Self {
+        TrieState {
+            cache: NodeCache::new(cache_bytes),
+            header: None,
+        }
+    }
+
+    /// The header, once a trie over this state has read it.
+    pub fn header(&self) -> Option<&Header> {
+        self.header.as_ref()
+    }
+}
+
+impl<S: Storage, F: BorrowMut<Feed<S>>> fmt::Debug for Hypertrie<S, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hypertrie")
-            .field("feed", &self.feed)
+            .field("feed", self.feed.borrow())
             .field("header", &self.header)
             .finish_non_exhaustive()
     }
@@ -214,6 +251,38 @@ impl<S: Storage> NodeSource for FeedSource<'_, S> {
     }
 }
 
+impl<'f, S: Storage> Hypertrie<S, &'f mut Feed<S>> {
+    /// The trie in a borrowed `feed`, with the cache and header of earlier calls in `state`
+    /// (get them back with [`Hypertrie::into_state`]). Reads the header if `state` has none
+    /// and block 0 is stored; never writes one.
+    pub fn over(feed: &'f mut Feed<S>, state: TrieState) -> Result<Self> {
+        let TrieState { cache, header } = state;
+        let header = match header {
+            Some(h) => Some(h),
+            None => read_header(feed)?,
+        };
+        Ok(Hypertrie {
+            feed,
+            cache,
+            header,
+            storage: PhantomData,
+        })
+    }
+}
+
+/// Block 0 decoded and checked, if it is stored.
+fn read_header<S: Storage>(feed: &mut Feed<S>) -> Result<Option<Header>> {
+    if !feed.has(0) {
+        return Ok(None);
+    }
+    let bytes = feed.get(0)?;
+    let header = Header::decode(&bytes).map_err(|e| Error::BadHeader(e.to_owned()))?;
+    if header.kind != HEADER_TYPE {
+        return Err(Error::BadHeader(format!("type is {:?}", header.kind)));
+    }
+    Ok(Some(header))
+}
+
 impl<S: Storage> Hypertrie<S> {
     /// Opens the trie in `feed`, writing the header first if the feed is new and ours.
     pub fn open(feed: Feed<S>) -> Result<Self> {
@@ -239,7 +308,29 @@ impl<S: Storage> Hypertrie<S> {
             feed,
             cache: NodeCache::new(options.cache_bytes),
             header,
+            storage: PhantomData,
         })
+    }
+
+    /// Gives the feed back.
+    pub fn into_feed(self) -> Feed<S> {
+        self.feed
+    }
+}
+
+impl<S: Storage, F: BorrowMut<Feed<S>>> Hypertrie<S, F> {
+    /// Gives the feed back with the state (cache and header) to carry on with later.
+    pub fn into_parts(self) -> (F, TrieState) {
+        let state = TrieState {
+            cache: self.cache,
+            header: self.header,
+        };
+        (self.feed, state)
+    }
+
+    /// The cache and header, to hand to the next [`Hypertrie::over`] call.
+    pub fn into_state(self) -> TrieState {
+        self.into_parts().1
     }
 
     /// The header, once block 0 is stored locally.
@@ -254,23 +345,18 @@ impl<S: Storage> Hypertrie<S> {
 
     /// The version: the feed length (header included).
     pub fn version(&self) -> u64 {
-        self.feed.len()
+        self.feed.borrow().len()
     }
 
     /// The feed underneath.
     pub fn feed(&self) -> &Feed<S> {
-        &self.feed
-    }
-
-    /// Gives the feed back.
-    pub fn into_feed(self) -> Feed<S> {
-        self.feed
+        self.feed.borrow()
     }
 
     /// Runs any step machine against the local feed.
     pub fn run<O: Operation>(&mut self, op: &mut O) -> Result<O::Output> {
         let mut source = FeedSource {
-            feed: &mut self.feed,
+            feed: self.feed.borrow_mut(),
             cache: &mut self.cache,
         };
         run(op, &mut source)
@@ -279,7 +365,7 @@ impl<S: Storage> Hypertrie<S> {
     /// The node in block `seq`; `None` for seq 0 and for a key-`''` reset node.
     pub fn get_by_seq(&mut self, seq: u64) -> Result<Option<Node>> {
         FeedSource {
-            feed: &mut self.feed,
+            feed: self.feed.borrow_mut(),
             cache: &mut self.cache,
         }
         .node(seq)
@@ -311,7 +397,7 @@ impl<S: Storage> Hypertrie<S> {
     }
 
     /// Iterates the nodes under `prefix`.
-    pub fn iter(&mut self, prefix: &str, options: IterOptions) -> Cursor<'_, S, Iterate, Node> {
+    pub fn iter(&mut self, prefix: &str, options: IterOptions) -> Cursor<'_, S, Iterate, Node, F> {
         let version = self.version();
         Cursor::new(self, Iterate::new(prefix, options, version))
     }
@@ -322,19 +408,19 @@ impl<S: Storage> Hypertrie<S> {
         other: u64,
         prefix: &str,
         options: DiffOptions,
-    ) -> Cursor<'_, S, Diff, DiffEntry> {
+    ) -> Cursor<'_, S, Diff, DiffEntry, F> {
         let version = self.version();
         Cursor::new(self, Diff::new(prefix, options, version, other))
     }
 
     /// The nodes in block order.
-    pub fn history(&mut self, options: HistoryOptions) -> Cursor<'_, S, History, Node> {
+    pub fn history(&mut self, options: HistoryOptions) -> Cursor<'_, S, History, Node, F> {
         let version = self.version();
         Cursor::new(self, History::new(options, version))
     }
 
     /// A read-only view of the trie as it was at `version` (0 reads as 1: empty).
-    pub fn checkout(&mut self, version: u64) -> Checkout<'_, S> {
+    pub fn checkout(&mut self, version: u64) -> Checkout<'_, S, F> {
         Checkout {
             trie: self,
             version: version.max(1),
@@ -368,7 +454,7 @@ impl<S: Storage> Hypertrie<S> {
             } else {
                 plan.existing()
             };
-            if !condition(existing, &plan.node.preview()).map_err(Error::Condition)? {
+            if !condition(existing, &plan.node.preview()?).map_err(Error::Condition)? {
                 return Ok(None);
             }
         }
@@ -421,11 +507,11 @@ impl<S: Storage> Hypertrie<S> {
         if made.is_empty() {
             return Ok(Vec::new());
         }
-        if !self.feed.writable() {
+        if !self.feed.borrow().writable() {
             return Err(Error::NotWritable);
         }
         let blocks: Vec<&[u8]> = made.iter().map(|(_, b)| b.as_slice()).collect();
-        self.feed.append_batch(&blocks)?;
+        self.feed.borrow_mut().append_batch(&blocks)?;
         Ok(made
             .into_iter()
             .map(|(node, _)| {
@@ -436,11 +522,11 @@ impl<S: Storage> Hypertrie<S> {
     }
 
     fn append(&mut self, plan: PutPlan, version: u64) -> Result<Node> {
-        if !self.feed.writable() {
+        if !self.feed.borrow().writable() {
             return Err(Error::NotWritable);
         }
         let (node, bytes) = plan.node.finish(version)?;
-        self.feed.append(&bytes)?;
+        self.feed.borrow_mut().append(&bytes)?;
         self.cache.insert(node.clone());
         Ok(node)
     }
@@ -448,12 +534,12 @@ impl<S: Storage> Hypertrie<S> {
 
 /// A read-only view of a trie at one version (JS `checkout`).
 #[derive(Debug)]
-pub struct Checkout<'a, S: Storage> {
-    trie: &'a mut Hypertrie<S>,
+pub struct Checkout<'a, S: Storage, F: BorrowMut<Feed<S>> = Feed<S>> {
+    trie: &'a mut Hypertrie<S, F>,
     version: u64,
 }
 
-impl<S: Storage> Checkout<'_, S> {
+impl<S: Storage, F: BorrowMut<Feed<S>>> Checkout<'_, S, F> {
     /// The version this view reads.
     pub fn version(&self) -> u64 {
         self.version
@@ -485,7 +571,7 @@ impl<S: Storage> Checkout<'_, S> {
     }
 
     /// Iterates the nodes under `prefix`.
-    pub fn iter(&mut self, prefix: &str, options: IterOptions) -> Cursor<'_, S, Iterate, Node> {
+    pub fn iter(&mut self, prefix: &str, options: IterOptions) -> Cursor<'_, S, Iterate, Node, F> {
         Cursor::new(self.trie, Iterate::new(prefix, options, self.version))
     }
 
@@ -495,26 +581,26 @@ impl<S: Storage> Checkout<'_, S> {
         other: u64,
         prefix: &str,
         options: DiffOptions,
-    ) -> Cursor<'_, S, Diff, DiffEntry> {
+    ) -> Cursor<'_, S, Diff, DiffEntry, F> {
         Cursor::new(self.trie, Diff::new(prefix, options, self.version, other))
     }
 
     /// The nodes of this version in block order.
-    pub fn history(&mut self, options: HistoryOptions) -> Cursor<'_, S, History, Node> {
+    pub fn history(&mut self, options: HistoryOptions) -> Cursor<'_, S, History, Node, F> {
         Cursor::new(self.trie, History::new(options, self.version))
     }
 }
 
 /// A step machine that yields many items, driven over the local feed as an [`Iterator`].
 /// It stops after the first error.
-pub struct Cursor<'a, S: Storage, O, T> {
-    trie: &'a mut Hypertrie<S>,
+pub struct Cursor<'a, S: Storage, O, T, F: BorrowMut<Feed<S>> = Feed<S>> {
+    trie: &'a mut Hypertrie<S, F>,
     op: Option<O>,
     item: PhantomData<T>,
 }
 
-impl<'a, S: Storage, O, T> Cursor<'a, S, O, T> {
-    fn new(trie: &'a mut Hypertrie<S>, op: O) -> Self {
+impl<'a, S: Storage, O, T, F: BorrowMut<Feed<S>>> Cursor<'a, S, O, T, F> {
+    fn new(trie: &'a mut Hypertrie<S, F>, op: O) -> Self {
         Cursor {
             trie,
             op: Some(op),
@@ -523,7 +609,7 @@ impl<'a, S: Storage, O, T> Cursor<'a, S, O, T> {
     }
 }
 
-impl<S: Storage, O, T> fmt::Debug for Cursor<'_, S, O, T> {
+impl<S: Storage, O, T, F: BorrowMut<Feed<S>>> fmt::Debug for Cursor<'_, S, O, T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cursor")
             .field("done", &self.op.is_none())
@@ -531,7 +617,9 @@ impl<S: Storage, O, T> fmt::Debug for Cursor<'_, S, O, T> {
     }
 }
 
-impl<S: Storage, O: Operation<Output = Option<T>>, T> Iterator for Cursor<'_, S, O, T> {
+impl<S: Storage, O: Operation<Output = Option<T>>, T, F: BorrowMut<Feed<S>>> Iterator
+    for Cursor<'_, S, O, T, F>
+{
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {

@@ -11,67 +11,119 @@ pub(crate) const MAX_ENCODED: usize = 65536;
 /// Slots a bucket may have: JS builds the bitmask with 32-bit `|=`.
 const MAX_SLOTS: usize = 31;
 
-/// A decoded trie field, kept compact: node caches hold many of these.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Trie {
-    /// `(position, start in seqs, slots)`, ascending by position.
-    index: Vec<(u32, u32, u8)>,
-    /// Every bucket's slots back to back, zeros included.
-    seqs: Vec<u64>,
+/// One bucket of a stored trie field: which slots are set, and their seqs as the varints the
+/// field holds (already checked by [`scan`]). Nodes keep the field bytes as written, so a
+/// cached node costs about what its block does.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Bucket<'a> {
+    mask: u64,
+    /// The seq varints of the set slots, in slot order (the field may go on after them).
+    seqs: &'a [u8],
 }
 
-impl Trie {
-    /// The bucket at position `i`: slots by path value, `0` for empty (empty slice if none).
-    pub(crate) fn bucket(&self, i: usize) -> &[u64] {
-        let Ok(i) = u32::try_from(i) else { return &[] };
-        match self.index.binary_search_by_key(&i, |e| e.0) {
-            Ok(k) => {
-                let (_, start, n) = self.index[k];
-                &self.seqs[start as usize..start as usize + n as usize]
-            }
-            Err(_) => &[],
+impl<'a> Bucket<'a> {
+    /// The bucket whose bitmask starts at `at` in the field `buf`.
+    pub(crate) fn at(buf: &'a [u8], at: usize) -> Self {
+        let mut pos = at;
+        match varint::decode(buf, &mut pos) {
+            Some(mask) => Bucket {
+                mask,
+                seqs: buf.get(pos..).unwrap_or_default(),
+            },
+            None => Bucket::default(),
         }
     }
 
-    /// Approximate heap bytes, for the cache's budget.
-    pub(crate) fn heap_size(&self) -> usize {
-        self.index.capacity() * 12 + self.seqs.capacity() * 8
+    /// Slots, up to the highest set one.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        64 - self.mask.leading_zeros() as usize
     }
 
-    /// Decodes a field; `Err` names what is wrong.
-    pub(crate) fn decode(buf: &[u8]) -> Result<Self, &'static str> {
-        let mut trie = Trie::default();
-        if buf.is_empty() {
-            // JS decodes a missing field as an empty trie.
-            return Ok(trie);
+    /// The seq in slot `v`, `0` for an empty slot.
+    pub(crate) fn get(&self, v: usize) -> u64 {
+        if v >= 64 || self.mask >> v & 1 == 0 {
+            return 0;
         }
         let mut pos = 0;
-        varint::decode(buf, &mut pos).ok_or("truncated trie length")?;
-        let mut last: Option<u64> = None;
-        while pos < buf.len() {
-            let i = varint::decode(buf, &mut pos).ok_or("truncated trie position")?;
-            if last.is_some_and(|l| i <= l) || i > u64::from(u32::MAX) {
-                return Err("trie positions out of order");
-            }
-            last = Some(i);
-            let mut mask = varint::decode(buf, &mut pos).ok_or("truncated trie bitmask")?;
-            let slots = 64 - mask.leading_zeros() as usize;
-            let start = trie.seqs.len();
-            trie.seqs.resize(start + slots, 0);
-            let mut v = 0;
-            while mask != 0 {
-                if mask & 1 == 1 {
-                    let s = varint::decode(buf, &mut pos).ok_or("truncated trie seq")?;
-                    trie.seqs[start + v] = s;
-                }
-                mask >>= 1;
-                v += 1;
-            }
-            let start = u32::try_from(start).map_err(|_| "trie too large")?;
-            trie.index.push((i as u32, start, slots as u8));
+        for _ in 0..(self.mask & ((1 << v) - 1)).count_ones() {
+            skip_varint(self.seqs, &mut pos);
         }
-        Ok(trie)
+        varint::decode(self.seqs, &mut pos).unwrap_or(0)
     }
+
+    /// Every slot's seq in slot order, `0` for empty ones.
+    pub(crate) fn iter(&self) -> BucketIter<'a> {
+        BucketIter {
+            mask: self.mask,
+            seqs: self.seqs,
+            pos: 0,
+        }
+    }
+}
+
+/// Iterator of [`Bucket::iter`].
+#[derive(Clone, Debug)]
+pub(crate) struct BucketIter<'a> {
+    /// Slots not yet yielded, shifted down to bit 0.
+    mask: u64,
+    seqs: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for BucketIter<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        if self.mask == 0 {
+            return None;
+        }
+        let set = self.mask & 1 == 1;
+        self.mask >>= 1;
+        if !set {
+            return Some(0);
+        }
+        Some(varint::decode(self.seqs, &mut self.pos).unwrap_or(0))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = 64 - self.mask.leading_zeros() as usize;
+        (n, Some(n))
+    }
+}
+
+fn skip_varint(buf: &[u8], pos: &mut usize) {
+    while let Some(&b) = buf.get(*pos) {
+        *pos += 1;
+        if b & 0x80 == 0 {
+            return;
+        }
+    }
+}
+
+/// Checks a stored field and calls `bucket(position, offset of its bitmask)` for each bucket,
+/// in ascending position order; `Err` names what is wrong. An empty field is an empty trie, as
+/// JS decodes a missing field.
+pub(crate) fn scan(buf: &[u8], mut bucket: impl FnMut(u32, usize)) -> Result<(), &'static str> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let mut pos = 0;
+    varint::decode(buf, &mut pos).ok_or("truncated trie length")?;
+    let mut last: Option<u64> = None;
+    while pos < buf.len() {
+        let i = varint::decode(buf, &mut pos).ok_or("truncated trie position")?;
+        if last.is_some_and(|l| i <= l) || i > u64::from(u32::MAX) {
+            return Err("trie positions out of order");
+        }
+        last = Some(i);
+        bucket(i as u32, pos);
+        let mask = varint::decode(buf, &mut pos).ok_or("truncated trie bitmask")?;
+        for _ in 0..mask.count_ones() {
+            varint::decode(buf, &mut pos).ok_or("truncated trie seq")?;
+        }
+    }
+    Ok(())
 }
 
 /// The pointers of a node being written, filled by the put walk.
@@ -104,7 +156,13 @@ impl TrieBuilder {
 
     /// The field bytes, or `None` if they would not fit JS's 64 KiB buffer.
     pub(crate) fn encode(&self) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(8);
+        let out = self.encode_unbounded();
+        (out.len() <= MAX_ENCODED).then_some(out)
+    }
+
+    /// The field bytes, however long.
+    pub(crate) fn encode_unbounded(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 8 * self.buckets.len());
         varint::encode(self.buckets.len() as u64, &mut out);
         for (i, bucket) in self.buckets.iter().enumerate() {
             if bucket.is_empty() {
@@ -121,21 +179,7 @@ impl TrieBuilder {
                 varint::encode(s, &mut out);
             }
         }
-        (out.len() <= MAX_ENCODED).then_some(out)
-    }
-
-    /// The compact form, for the node once written.
-    pub(crate) fn build(&self) -> Trie {
-        let mut trie = Trie::default();
-        for (i, bucket) in self.buckets.iter().enumerate() {
-            if bucket.is_empty() {
-                continue;
-            }
-            let start = trie.seqs.len() as u32;
-            trie.seqs.extend_from_slice(bucket);
-            trie.index.push((i as u32, start, bucket.len() as u8));
-        }
-        trie
+        out
     }
 }
 
@@ -167,14 +211,37 @@ mod tests {
         assert_eq!(b.buckets[2], [0, 9, 0, 0, 0, 0, 4]);
     }
 
+    /// Every bucket of a stored field, as `(position, slots)`.
+    fn buckets(buf: &[u8]) -> Result<Vec<(u32, Vec<u64>)>, &'static str> {
+        let mut out = Vec::new();
+        scan(buf, |i, at| {
+            out.push((i, Bucket::at(buf, at).iter().collect()))
+        })?;
+        Ok(out)
+    }
+
     #[test]
     fn decode_reads_buckets() {
-        let t = Trie::decode(&[0x22, 0x01, 0x01, 0x03, 0x21, 0x10, 0x01]).unwrap();
-        assert_eq!(t.bucket(1), [3]);
-        assert_eq!(t.bucket(33), [0, 0, 0, 0, 1]);
-        assert!(t.bucket(2).is_empty());
-        assert!(Trie::decode(&[0x02, 0x01, 0x01]).is_err());
-        assert!(Trie::decode(&[0x05, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01]).is_err());
+        let buf = [0x22, 0x01, 0x01, 0x03, 0x21, 0x10, 0x01];
+        assert_eq!(
+            buckets(&buf).unwrap(),
+            [(1, vec![3]), (33, vec![0, 0, 0, 0, 1])]
+        );
+        let b = Bucket::at(&buf, 5);
+        assert_eq!((b.len(), b.get(4), b.get(0), b.get(9)), (5, 1, 0, 0));
+        assert_eq!(buckets(&[]).unwrap(), []);
+        assert!(buckets(&[0x02, 0x01, 0x01]).is_err());
+        assert!(buckets(&[0x05, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01]).is_err());
+    }
+
+    #[test]
+    fn bucket_get_skips_earlier_seqs() {
+        // Slots 0, 2 and 6 set; slot 2's seq takes two varint bytes.
+        let buf = [0x08, 0x07, 0x45, 0x05, 0xac, 0x02, 0x09];
+        let b = Bucket::at(&buf, 2);
+        assert_eq!(b.iter().collect::<Vec<_>>(), [5, 0, 300, 0, 0, 0, 9]);
+        let got: Vec<u64> = (0..8).map(|v| b.get(v)).collect();
+        assert_eq!(got, [5, 0, 300, 0, 0, 0, 9, 0]);
     }
 
     proptest! {
@@ -182,18 +249,27 @@ mod tests {
         fn builder_round_trips(entries in proptest::collection::vec((0usize..80, 0usize..5, 1u64..100_000), 0..30)) {
             let b = build(&entries);
             let bytes = b.encode().unwrap_or_default();
-            let decoded = Trie::decode(&bytes).map_err(TestCaseError::fail)?;
-            let built = b.build();
-            for i in 0..80 {
-                let want: Vec<u64> = built.bucket(i).to_vec();
-                // The decoder sizes a bucket to its highest set slot, like the builder does.
-                prop_assert_eq!(decoded.bucket(i), want.as_slice());
-            }
+            let decoded = buckets(&bytes).map_err(TestCaseError::fail)?;
+            let want: Vec<(u32, Vec<u64>)> = b
+                .buckets
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_empty())
+                .map(|(i, s)| (i as u32, s.clone()))
+                .collect();
+            // The decoder sizes a bucket to its highest set slot, like the builder does.
+            prop_assert_eq!(decoded, want);
         }
 
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..48)) {
-            let _ = Trie::decode(&bytes);
+            if buckets(&bytes).is_ok() {
+                scan(&bytes, |_, at| {
+                    let b = Bucket::at(&bytes, at);
+                    let _ = (0..70).map(|v| b.get(v)).sum::<u64>();
+                })
+                .map_err(TestCaseError::fail)?;
+            }
         }
     }
 }

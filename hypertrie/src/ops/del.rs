@@ -72,8 +72,8 @@ impl Del {
                 let first = bucket
                     .iter()
                     .enumerate()
-                    .find(|&(k, &s)| k != val && s != 0)
-                    .map(|(_, &s)| s);
+                    .find(|&(k, s)| k != val && s != 0)
+                    .map(|(_, s)| s);
                 if let Some(s) = first {
                     check_pointer(&head, s)?;
                     self.closest = s;
@@ -81,7 +81,7 @@ impl Del {
                 i += 1;
                 continue;
             }
-            let seq = bucket.get(val).copied().unwrap_or(0);
+            let seq = bucket.get(val);
             if seq == 0 {
                 return Ok(Next::Ready(DelPlan::NotFound(Some(head))));
             }

@@ -7,6 +7,7 @@ use crate::node::Node;
 use crate::ops::Head;
 use crate::ops::get::{Get, GetOptions};
 use crate::source::{Operation, Slot, Step, check_pointer, fetch};
+use crate::trie_field::Bucket;
 
 /// How a diff walks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,8 +80,8 @@ fn done(n: &Option<Node>, i: usize) -> bool {
 }
 
 /// Whether `seq` is absent from slots `j`, `j+5`, … of `bucket`.
-fn not_in(j: usize, seq: u64, bucket: &[u64]) -> bool {
-    !bucket.iter().skip(j).step_by(5).any(|&s| s == seq)
+fn not_in(j: usize, seq: u64, bucket: Bucket<'_>) -> bool {
+    !bucket.iter().skip(j).step_by(5).any(|s| s == seq)
 }
 
 impl Diff {
@@ -126,8 +127,8 @@ impl Diff {
         let (dl, dr) = (done(left, i), done(right, i));
         let lv = left.as_ref().map_or(5, |n| n.path(i) as usize);
         let rv = right.as_ref().map_or(6, |n| n.path(i) as usize);
-        let lb = left.as_ref().map_or(&[][..], |n| n.bucket(i));
-        let rb = right.as_ref().map_or(&[][..], |n| n.bucket(i));
+        let lb = left.as_ref().map_or(Bucket::default(), |n| n.bucket(i));
+        let rb = right.as_ref().map_or(Bucket::default(), |n| n.bucket(i));
         let o = self.options;
         for j in 0..5 {
             let ls = if lv == j { seq(left) } else { 0 };
@@ -145,8 +146,8 @@ impl Diff {
                 }
             }
             if let (false, Some(l)) = (dl, left) {
-                let push = !o.skip_right_null || rb.get(j).is_some_and(|&s| s != 0);
-                for &s in lb.iter().skip(j).step_by(5).take_while(|s| **s != 0) {
+                let push = !o.skip_right_null || rb.get(j) != 0;
+                for s in lb.iter().skip(j).step_by(5).take_while(|s| *s != 0) {
                     if s != rs && not_in(j, s, rb) {
                         check_pointer(l, s)?;
                         let top = self.slot_at(lp, i + 1);
@@ -160,8 +161,8 @@ impl Diff {
                 }
             }
             if let (false, Some(r)) = (dr, right) {
-                let push = !o.skip_left_null || lb.get(j).is_some_and(|&s| s != 0);
-                for &s in rb.iter().skip(j).step_by(5).take_while(|s| **s != 0) {
+                let push = !o.skip_left_null || lb.get(j) != 0;
+                for s in rb.iter().skip(j).step_by(5).take_while(|s| *s != 0) {
                     if s != ls && not_in(j, s, lb) {
                         check_pointer(r, s)?;
                         let top = self.slot_at(rp, i + 1);

@@ -95,7 +95,7 @@ impl Get {
         while i < self.length {
             let val = t.path(i);
             let c = terminator(i);
-            if head.path(i) == val && (!c || !t.collides(head.path_info(), i)) {
+            if head.path(i) == val && (!c || !t.collides(head.key(), i)) {
                 i += 1;
                 continue;
             }
@@ -105,8 +105,7 @@ impl Get {
                     .iter()
                     .skip(val as usize)
                     .step_by(5)
-                    .take_while(|s| **s != 0)
-                    .copied()
+                    .take_while(|s| *s != 0)
                     .collect();
                 return State::Collide(Collide {
                     i,
@@ -115,7 +114,7 @@ impl Get {
                     chosen: None,
                 });
             }
-            let seq = bucket.get(val as usize).copied().unwrap_or(0);
+            let seq = bucket.get(val as usize);
             if seq == 0 {
                 return if self.closest {
                     State::Walk {

@@ -134,7 +134,7 @@ impl Iterate {
             {
                 self.stack.push(t);
             }
-            for &seq in bucket.iter().skip(val as usize).step_by(5) {
+            for seq in bucket.iter().skip(val as usize).step_by(5) {
                 if seq != 0 {
                     check_pointer(node, seq)?;
                     self.loads.push(self.stack.len());

@@ -46,25 +46,26 @@ impl PendingNode {
             seq,
             self.raw_flags,
         );
-        let node = Node::new(
-            self.path.clone(),
-            self.value.clone(),
-            self.raw_flags,
-            seq,
-            self.trie.build(),
-        );
-        Ok((node, bytes))
+        Ok((self.node(&trie, seq)?, bytes))
     }
 
     /// The node as a condition sees it: no seq yet (JS passes seq 0).
-    pub(crate) fn preview(&self) -> Node {
-        Node::new(
-            self.path.clone(),
-            self.value.clone(),
+    pub(crate) fn preview(&self) -> Result<Node> {
+        // Over 64 KiB the put fails when written; the condition sees the pointers anyway.
+        let trie = self.trie.encode_unbounded();
+        self.node(&trie, 0)
+    }
+
+    fn node(&self, trie: &[u8], seq: u64) -> Result<Node> {
+        Node::build(
+            self.key(),
+            Some(self.path.hash()),
+            self.value.as_deref(),
+            trie,
             self.raw_flags,
-            0,
-            self.trie.build(),
+            seq,
         )
+        .map_err(|reason| Error::CorruptNode { seq, reason })
     }
 }
 
@@ -134,7 +135,7 @@ impl Put {
             let c = terminator(i);
             let val = node.path.path(i) as usize;
             let bucket = head.bucket(i);
-            for (j, &seq) in bucket.iter().enumerate() {
+            for (j, seq) in bucket.iter().enumerate() {
                 if (j == val && !c) || seq == 0 {
                     continue;
                 }
@@ -149,7 +150,7 @@ impl Put {
                 }
             }
             let hv = head.path(i);
-            if hv as usize == val && (!c || !node.path.collides(head.path_info(), i)) {
+            if hv as usize == val && (!c || !node.path.collides(head.key(), i)) {
                 i += 1;
                 continue;
             }
@@ -161,8 +162,7 @@ impl Put {
                     .iter()
                     .skip(val)
                     .step_by(5)
-                    .take_while(|s| **s != 0)
-                    .copied()
+                    .take_while(|s| *s != 0)
                     .collect();
                 return Ok(State::Collide(Collide {
                     i,
@@ -171,7 +171,7 @@ impl Put {
                     chosen: None,
                 }));
             }
-            let seq = bucket.get(val).copied().unwrap_or(0);
+            let seq = bucket.get(val);
             if seq == 0 {
                 break;
             }
