@@ -42,6 +42,20 @@
 //!   TCP listens on the DHT's UDP port number; announce/lookup cycles run at
 //!   once and then every 5–10 min. Checked against Node hyperswarm 2.15.3
 //!   both ways (`tests/swarm_interop.rs`).
+//! * [`utp`]: uTP (BEP 29, libutp's wire format) on the DHT's own UDP
+//!   socket, through the `librqbit-utp` crate. The DHT task demultiplexes
+//!   as utp-native does (a datagram of ≥ 20 bytes whose first byte's low
+//!   nibble is 1 is uTP; a dht-rpc datagram starts with 0x58). A dial races
+//!   TCP against uTP like @hyperswarm/network: TCP at once, uTP after a
+//!   successful holepunch through the peer's referrer, and (unlike Node)
+//!   also uTP when TCP failed without a holepunch; the first to connect
+//!   wins. Incoming uTP is accepted on the shared port; [`Connection`]s
+//!   carry a [`Stream`] (TCP or uTP) and [`ConnectionInfo::transport`], and
+//!   the dedup rule prefers TCP. [`SwarmConfig::tcp`] / [`SwarmConfig::utp`]
+//!   switch either off. Tested: two ddrive swarms over uTP with TCP off
+//!   (`tests/swarm_utp.rs`, 4 MiB both ways), and ddrive with TCP off
+//!   against Node hyperswarm 2.15.3 both ways, ddrive dialling utp-native
+//!   and Node dialling us (`tests/swarm_interop.rs`).
 //! * [`peer_queue`]: hyperswarm's dial queue, sans-IO: `host:port@topic`
 //!   keys, priorities 3 (LAN) / 2 / 1 (behind our own public IP, one
 //!   attempt), shuffled within a level, backoff 1 s / 5 s / 15 s on bulk
@@ -64,18 +78,23 @@
 //!   `interop`) ddrive with Node hyperswarm 2.15.3 both ways.
 //!
 //! # What does not (yet)
-//! * uTP. hyperswarm 2 dials uTP (libutp, BEP 29) after a holepunch, on the
-//!   socket the DHT uses. Crates found (cargo info; `cargo search` is not
-//!   served by this registry mirror): `utp` 0.7 (rust-utp, unmaintained),
-//!   `tokio-utp` 0.3 (unmaintained), `libutp-rs` 1.0 (C bindings),
-//!   `utp-rs` 0.1.0-alpha (ethereum/utp, Portal network), and
-//!   `librqbit-utp` 0.7, which is maintained, implements BEP 29 and takes a
-//!   custom transport (so it could share the DHT socket) but is unverified
-//!   against libutp and not integrated here. What works is TCP, plus the
-//!   DHT's `_holepunch` relay for Node peers; our dialer does not
-//!   holepunch (nothing would follow it). Node peers dialling us race TCP
-//!   against uTP; TCP wins, and their uTP packets to our DHT socket are
-//!   dropped as undecodable.
+//! * uTP limits, all in `librqbit-utp` 0.7 (the one maintained crate
+//!   found that speaks libutp's format; `utp` 0.7 and `tokio-utp` 0.3 are
+//!   unmaintained, `libutp-rs` wraps the C library, `utp-rs` is the Portal
+//!   network's variant):
+//!   - an accepted stream is established only when the dialer sends a
+//!     packet, and libutp sends none until its application writes; our
+//!     writes wait until then. With hypercore-protocol the dialer (the
+//!     Noise initiator) writes first, so this holds; an application whose
+//!     acceptor speaks first would stall. The SYN-ACK is re-sent for 10 s
+//!     (50 tries instead of 5) so a slow dialer still gets through.
+//!   - `poll_shutdown` resolves only once the whole connection is closed
+//!     (no TCP-like half close; Node's hyperswarm ends both ways anyway).
+//!   - after its own FIN is acked a dropped stream forgets the connection,
+//!     so the peer's later FIN is never acked: libutp re-sends it for about
+//!     30 s before giving up, which delays a Node peer's close.
+//!   - the holepunched uTP path is only checked on 127.0.0.1; the netns
+//!     NAT test still checks the holepunch with DHT pings, not uTP.
 //! * LAN discovery is off unless [`SwarmConfig::lan`] is set (Node's
 //!   default is on): a swarm never multicasts unless asked. It joins the
 //!   group on one interface (or the kernel's choice by the multicast
@@ -86,7 +105,6 @@
 //!   `"Unsupported command"` (Node stores them; hyperswarm does not use them).
 //! * Adaptive ephemeral → persistent switching (`holepunchable()` tally);
 //!   [`Node::make_persistent`] does the switch on request.
-//! * Sharing the UDP socket with uTP (hyperswarm's one-port rule).
 //!
 //! # Benchmarks
 //! `cargo run --release -p hyperswarm --example bench_hyperswarm` prints one
@@ -138,9 +156,10 @@ pub mod routing;
 pub mod swarm;
 pub mod token;
 pub mod udp;
+pub mod utp;
 
 pub use addr::{NodeAddr, NodeId};
-pub use connection::{Connection, ConnectionId, ConnectionInfo};
+pub use connection::{Connection, ConnectionId, ConnectionInfo, Stream};
 pub use dedup::{Transport, Verdict};
 pub use error::{DecodeError, RpcError};
 pub use lan_socket::{LanConfig, LanSocket};

@@ -1,5 +1,6 @@
 //! The hyperswarm 2 swarm: topics joined over the DHT, a dial queue, and TCP
-//! connections on the port number the DHT's UDP socket uses.
+//! and uTP connections on the port number of the DHT's UDP socket (uTP on
+//! that very socket).
 //!
 //! One task owns the TCP listener, the [`PeerQueue`] and the connection
 //! counts; one task per joined topic runs the DHT announce or lookup cycle
@@ -7,8 +8,15 @@
 //! peers it finds; one short task per dial; with [`SwarmConfig::lan`], a
 //! [`LanSocket`] task multicasts and answers the topics' mDNS queries and
 //! feeds the peers it hears of into the same queue (priority 3, no
-//! referrer). Connections are plain TCP byte streams: the Noise session
-//! runs on top of them, elsewhere.
+//! referrer). uTP connections are accepted by a task of their own.
+//!
+//! A dial races TCP against uTP as @hyperswarm/network does: TCP at once
+//! and, for a peer found through a DHT node, uTP once a holepunch through
+//! that node succeeded; the first to connect wins and the other is dropped.
+//! Unlike Node, uTP is also tried when TCP failed and no holepunch was made
+//! or it failed (Node gives up): a peer that only speaks uTP, or whose TCP
+//! port is filtered, is still reached. Connections are byte streams: the
+//! Noise session runs on top of them, elsewhere.
 
 use std::collections::HashMap;
 use std::io;
@@ -19,19 +27,21 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use thiserror::Error;
+use tokio::net::UdpSocket;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::addr::NodeId;
-use crate::connection::{CloseGuard, Connection, ConnectionId, ConnectionInfo};
-use crate::dedup::{ConnectionSide, Decision, Deduplicator, Transport};
+use crate::connection::{CloseGuard, Connection, ConnectionId, ConnectionInfo, Stream};
+use crate::dedup::{ConnectionSide, Decision, Deduplicator};
 use crate::lan::LanPeer;
 use crate::lan_socket::{LanConfig, LanSocket};
 use crate::node::Config;
 use crate::peer_queue::{Peer, PeerId, PeerQueue, QueueConfig};
 use crate::peers_value::FoundPeers;
 use crate::udp::{Dht, QueryOutput};
+use crate::utp::{UTP_QUEUE, Utp};
 
 /// hyperswarm 2's default cap on connections (incoming + outgoing).
 pub const MAX_PEERS: usize = 24;
@@ -68,6 +78,12 @@ pub struct SwarmConfig {
     /// on by default; here it is opt-in so that a swarm never multicasts
     /// unless asked (tests, hosts that must stay quiet).
     pub lan: Option<LanConfig>,
+    /// Listen for and dial TCP (Node always does). Off, the swarm speaks
+    /// uTP only: tests use it to force uTP.
+    pub tcp: bool,
+    /// Accept and dial uTP on the DHT's socket (Node always does). Off,
+    /// uTP datagrams reaching the socket are dropped.
+    pub utp: bool,
 }
 
 impl Default for SwarmConfig {
@@ -81,6 +97,8 @@ impl Default for SwarmConfig {
             seed: None,
             queue: QueueConfig::default(),
             lan: None,
+            tcp: true,
+            utp: true,
         }
     }
 }
@@ -119,6 +137,9 @@ pub enum SwarmError {
     /// Binding or joining the mDNS group failed.
     #[error("mdns socket failed: {0}")]
     Lan(io::Error),
+    /// Both TCP and uTP were switched off.
+    #[error("a swarm needs TCP, uTP or both")]
+    NoTransport,
     /// The connection is not (or no longer) open.
     #[error("unknown connection")]
     UnknownConnection,
@@ -165,7 +186,10 @@ pub struct Swarm {
 impl Swarm {
     /// Binds TCP and the DHT's UDP socket on one port number and starts.
     pub async fn bind(config: SwarmConfig) -> Result<Swarm, SwarmError> {
-        let (listener, dht) = bind_both(&config).await?;
+        if !config.tcp && !config.utp {
+            return Err(SwarmError::NoTransport);
+        }
+        let (listener, dht, utp) = bind_both(&config).await?;
         let lan = match &config.lan {
             Some(c) => match LanSocket::bind(c.clone()) {
                 Ok(l) => Some(l),
@@ -180,7 +204,7 @@ impl Swarm {
         let dht = Arc::new(dht);
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (conns_tx, conns_rx) = mpsc::unbounded_channel();
-        let core = Core::new(config, listener, dht.clone(), lan, conns_tx);
+        let core = Core::new(config, listener, dht.clone(), utp, lan, conns_tx);
         let task = tokio::spawn(core.run(cmd_rx));
         Ok(Swarm {
             cmd: cmd_tx,
@@ -191,7 +215,7 @@ impl Swarm {
         })
     }
 
-    /// The shared TCP/UDP address.
+    /// The shared TCP/UDP (DHT and uTP) address.
     pub fn local_addr(&self) -> SocketAddrV4 {
         self.local_addr
     }
@@ -270,7 +294,11 @@ impl Swarm {
     }
 }
 
-async fn bind_both(config: &SwarmConfig) -> Result<(TcpListener, Dht), SwarmError> {
+/// Binds the TCP listener (if any) and the UDP socket on one port number,
+/// and starts the DHT and uTP on that socket.
+async fn bind_both(
+    config: &SwarmConfig,
+) -> Result<(Option<TcpListener>, Dht, Option<Arc<Utp>>), SwarmError> {
     let dht_config = Config {
         ephemeral: config.ephemeral,
         bootstrap: config.bootstrap.clone(),
@@ -284,23 +312,36 @@ async fn bind_both(config: &SwarmConfig) -> Result<(TcpListener, Dht), SwarmErro
             (0, _) | (_, 3..) => 0,
             (p, i) => p.saturating_add(i as u16),
         };
-        let listener = match TcpListener::bind(SocketAddrV4::new(*config.bind.ip(), port)).await {
-            Ok(l) => l,
+        let listener = if config.tcp {
+            match TcpListener::bind(SocketAddrV4::new(*config.bind.ip(), port)).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let port = match &listener {
+            Some(l) => l.local_addr()?.port(),
+            None => port,
+        };
+        let socket = match UdpSocket::bind(SocketAddrV4::new(*config.bind.ip(), port)).await {
+            Ok(s) => Arc::new(s),
             Err(e) => {
                 last = e;
                 continue;
             }
         };
-        let port = listener.local_addr()?.port();
-        match Dht::bind(
-            SocketAddrV4::new(*config.bind.ip(), port),
-            dht_config.clone(),
-        )
-        .await
-        {
-            Ok(dht) => return Ok((listener, dht)),
-            Err(e) => last = e,
-        }
+        let (utp, utp_tx) = if config.utp {
+            let (tx, rx) = mpsc::channel(UTP_QUEUE);
+            (Some(Arc::new(Utp::new(socket.clone(), rx)?)), Some(tx))
+        } else {
+            (None, None)
+        };
+        let dht = Dht::on_socket(socket, dht_config, utp_tx)?;
+        return Ok((listener, dht, utp));
     }
     Err(SwarmError::Io(last))
 }
@@ -316,7 +357,7 @@ struct Found {
 struct DialDone {
     peer: PeerId,
     addr: SocketAddrV4,
-    result: io::Result<TcpStream>,
+    result: io::Result<Stream>,
 }
 
 struct TopicState {
@@ -332,7 +373,12 @@ struct OpenConn {
 
 struct Core {
     dht: Arc<Dht>,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
+    utp: Option<Arc<Utp>>,
+    /// Incoming uTP streams, from the accept task.
+    utp_in: mpsc::Receiver<librqbit_utp::UtpStream>,
+    utp_accept: Option<JoinHandle<()>>,
+    tcp: bool,
     lan: Option<(LanSocket, mpsc::Receiver<LanPeer>)>,
     queue: PeerQueue,
     topics: HashMap<[u8; 32], TopicState>,
@@ -363,8 +409,9 @@ fn now() -> std::time::Instant {
 impl Core {
     fn new(
         config: SwarmConfig,
-        listener: TcpListener,
+        listener: Option<TcpListener>,
         dht: Arc<Dht>,
+        utp: Option<Arc<Utp>>,
         lan: Option<(LanSocket, mpsc::Receiver<LanPeer>)>,
         conns_tx: mpsc::UnboundedSender<Connection>,
     ) -> Core {
@@ -382,9 +429,15 @@ impl Core {
         let local = config
             .announce_local_address
             .map(|ip| SocketAddrV4::new(ip, dht.local_addr().port()));
+        let (utp_in_tx, utp_in) = mpsc::channel(16);
+        let utp_accept = utp.clone().map(|u| tokio::spawn(accept_utp(u, utp_in_tx)));
         Core {
             dht,
             listener,
+            utp,
+            utp_in,
+            utp_accept,
+            tcp: config.tcp,
             lan,
             queue: PeerQueue::new(queue_config),
             topics: HashMap::new(),
@@ -425,13 +478,23 @@ impl Core {
                 Some(p) = lan_recv(&mut self.lan) => Step::Lan(p),
                 cmd = cmd_rx.recv() => Step::Cmd(cmd),
                 _ = sleep_until(timer), if timer.is_some() => Step::Timer,
-                r = self.listener.accept() => Step::Accept(r),
+                r = accept_tcp(&self.listener) => Step::Accept(r),
+                Some(s) = self.utp_in.recv() => Step::AcceptUtp(s),
             };
             match step {
                 Step::Cmd(None) => break None,
                 Step::Cmd(Some(Cmd::Shutdown(reply))) => break Some(reply),
                 Step::Cmd(Some(c)) => self.command(c),
-                Step::Accept(Ok((stream, addr))) => self.incoming(stream, addr),
+                Step::Accept(Ok((stream, addr))) => {
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "set_nodelay failed");
+                    }
+                    self.incoming(Stream::Tcp(stream), addr)
+                }
+                Step::AcceptUtp(s) => {
+                    let addr = s.remote_addr();
+                    self.incoming(Stream::Utp(s), addr)
+                }
                 Step::Accept(Err(e)) => tracing::debug!(error = %e, "accept failed"),
                 Step::Found(f) => self.found(f),
                 Step::Lan(p) => self.lan_found(p),
@@ -554,13 +617,18 @@ impl Core {
             self.dialing += 1;
             let tx = self.dial_tx.clone();
             let addr = peer.addr;
+            let dial = Dial {
+                addr,
+                referrer: peer.referrer,
+                tcp: self.tcp,
+                utp: self.utp.clone(),
+                dht: self.dht.clone(),
+            };
             tokio::spawn(async move {
-                let result =
-                    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-                        Ok(Ok(s)) => s.set_nodelay(true).map(|()| s),
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "Timeout")),
-                    };
+                let result = match tokio::time::timeout(CONNECT_TIMEOUT, dial.run()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "Timeout")),
+                };
                 let _ = tx.send(DialDone {
                     peer: id,
                     addr,
@@ -588,7 +656,7 @@ impl Core {
                     peer: SocketAddr::V4(d.addr),
                     topic: peer.and_then(|p| p.topic),
                     local: peer.is_some_and(|p| p.local),
-                    transport: Transport::Tcp,
+                    transport: stream.transport(),
                 };
                 self.hand_out(stream, info, Some(d.peer));
             }
@@ -601,13 +669,10 @@ impl Core {
         }
     }
 
-    fn incoming(&mut self, stream: TcpStream, addr: SocketAddr) {
+    fn incoming(&mut self, stream: Stream, addr: SocketAddr) {
         if self.peers >= self.max_peers {
-            // Node's listener at maxConnections closes new sockets at once
+            // Node's listeners at maxConnections close new sockets at once
             return;
-        }
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "set_nodelay failed");
         }
         self.peers += 1;
         let id = self.next_id();
@@ -617,12 +682,12 @@ impl Core {
             peer: addr,
             topic: None,
             local: false,
-            transport: Transport::Tcp,
+            transport: stream.transport(),
         };
         self.hand_out(stream, info, None);
     }
 
-    fn hand_out(&mut self, stream: TcpStream, info: ConnectionInfo, peer: Option<PeerId>) {
+    fn hand_out(&mut self, stream: Stream, info: ConnectionInfo, peer: Option<PeerId>) {
         let side = ConnectionSide {
             initiator: info.initiator,
             transport: info.transport,
@@ -705,9 +770,22 @@ impl Core {
             let _ = u.await;
         }
         let Core {
-            dht, listener, lan, ..
+            dht,
+            listener,
+            lan,
+            utp,
+            utp_accept,
+            ..
         } = self;
         drop(listener);
+        if let Some(task) = utp_accept {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Some(utp) = utp {
+            // stops the engine even while a dial still holds a clone
+            utp.shutdown();
+        }
         if let Some((lan, _)) = lan {
             lan.shutdown().await;
         }
@@ -721,11 +799,104 @@ impl Core {
 enum Step {
     Cmd(Option<Cmd>),
     Accept(io::Result<(TcpStream, SocketAddr)>),
+    AcceptUtp(librqbit_utp::UtpStream),
     Found(Found),
     Lan(LanPeer),
     Dialled(DialDone),
     Closed(ConnectionId),
     Timer,
+}
+
+/// The next incoming TCP connection; never, without a listener.
+async fn accept_tcp(listener: &Option<TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands incoming uTP streams to the swarm until it or the engine stops.
+async fn accept_utp(utp: Arc<Utp>, tx: mpsc::Sender<librqbit_utp::UtpStream>) {
+    loop {
+        match utp.accept().await {
+            Ok(s) => {
+                if tx.send(s).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "utp accept failed");
+                return;
+            }
+        }
+    }
+}
+
+/// One dial: TCP and uTP raced as described in the module docs.
+struct Dial {
+    addr: SocketAddrV4,
+    referrer: Option<SocketAddrV4>,
+    tcp: bool,
+    utp: Option<Arc<Utp>>,
+    dht: Arc<Dht>,
+}
+
+impl Dial {
+    async fn run(self) -> io::Result<Stream> {
+        let tcp_failed = Notify::new();
+        let tcp = async {
+            let r = if self.tcp {
+                match TcpStream::connect(self.addr).await {
+                    Ok(s) => s.set_nodelay(true).map(|()| s),
+                    Err(e) => Err(e),
+                }
+            } else {
+                Err(io::Error::other("TCP is off"))
+            };
+            if r.is_err() {
+                // a stored permit: the uTP leg may start waiting later
+                tcp_failed.notify_one();
+            }
+            r
+        };
+        let utp = async {
+            let Some(utp) = &self.utp else {
+                return Err(io::Error::other("uTP is off"));
+            };
+            let punched = match self.referrer {
+                Some(r) => match self.dht.holepunch(self.addr, r).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::debug!(peer = %self.addr, error = %e, "holepunch failed");
+                        false
+                    }
+                },
+                None => false,
+            };
+            if !punched {
+                tcp_failed.notified().await;
+            }
+            utp.connect(SocketAddr::V4(self.addr)).await
+        };
+        tokio::pin!(tcp, utp);
+        let mut tcp_err = None;
+        let mut utp_err = None;
+        loop {
+            tokio::select! {
+                r = &mut tcp, if tcp_err.is_none() => match r {
+                    Ok(s) => return Ok(Stream::Tcp(s)),
+                    Err(e) => tcp_err = Some(e),
+                },
+                r = &mut utp, if utp_err.is_none() => match r {
+                    Ok(s) => return Ok(Stream::Utp(s)),
+                    Err(e) => utp_err = Some(e),
+                },
+            }
+            if let (Some(t), Some(u)) = (&tcp_err, &utp_err) {
+                return Err(io::Error::new(t.kind(), format!("tcp: {t}; utp: {u}")));
+            }
+        }
+    }
 }
 
 /// The next LAN peer; never, without LAN discovery.

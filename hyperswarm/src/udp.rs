@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -17,6 +18,7 @@ use crate::error::RpcError;
 use crate::node::{Config, Event, Node, OpId, Reply};
 use crate::peers_value::FoundPeers;
 use crate::query::{QueryId, QueryStats};
+use crate::utp::{UtpDatagram, is_utp_packet};
 
 /// Everything a finished query produced.
 #[derive(Clone, Debug)]
@@ -86,6 +88,17 @@ impl Dht {
     /// Binds `addr` and starts a node with `config` (it bootstraps at once).
     pub async fn bind(addr: SocketAddrV4, config: Config) -> io::Result<Dht> {
         let socket = UdpSocket::bind(addr).await?;
+        Dht::on_socket(Arc::new(socket), config, None)
+    }
+
+    /// Starts a node on a bound `socket`. With `utp`, datagrams that are uTP
+    /// by [`is_utp_packet`] go there instead of the DHT (hyperswarm's shared
+    /// socket); without, they are dropped as undecodable.
+    pub(crate) fn on_socket(
+        socket: Arc<UdpSocket>,
+        config: Config,
+        utp: Option<mpsc::Sender<UtpDatagram>>,
+    ) -> io::Result<Dht> {
         let local_addr = match socket.local_addr()? {
             SocketAddr::V4(a) => a,
             SocketAddr::V6(_) => return Err(io::Error::other("dht-rpc 4 is IPv4 only")),
@@ -93,7 +106,7 @@ impl Dht {
         let node = Node::new(config, now());
         let id = node.id();
         let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(socket, node, rx));
+        let task = tokio::spawn(run(socket, node, rx, utp));
         Ok(Dht {
             tx,
             local_addr,
@@ -285,7 +298,12 @@ async fn flush(socket: &UdpSocket, node: &mut Node, w: &mut Waiters) {
     }
 }
 
-async fn run(socket: UdpSocket, mut node: Node, mut rx: mpsc::Receiver<Cmd>) {
+async fn run(
+    socket: Arc<UdpSocket>,
+    mut node: Node,
+    mut rx: mpsc::Receiver<Cmd>,
+    utp: Option<mpsc::Sender<UtpDatagram>>,
+) {
     let mut buf = vec![0u8; 65536];
     let mut w = Waiters::default();
     loop {
@@ -293,6 +311,14 @@ async fn run(socket: UdpSocket, mut node: Node, mut rx: mpsc::Receiver<Cmd>) {
         let deadline = tokio::time::Instant::from_std(node.poll_timeout());
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
+                // a plain dht-rpc node (no uTP) decodes everything, as Node's
+                Ok((n, from)) if utp.is_some() && is_utp_packet(&buf[..n]) => {
+                    if let Some(utp) = &utp
+                        && utp.try_send((buf[..n].to_vec(), from)).is_err()
+                    {
+                        tracing::trace!(%from, "utp queue full or closed; datagram dropped");
+                    }
+                }
                 Ok((n, SocketAddr::V4(from))) => node.handle_datagram(&buf[..n], from, now()),
                 Ok(_) => {}
                 Err(e) => tracing::debug!(error = %e, "dht recv failed"),

@@ -23,11 +23,14 @@ fn any() -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)
 }
 
+/// A TCP-only swarm: these tests check the TCP path, and with uTP on as well a dial races both
+/// transports (tests/swarm_utp.rs covers uTP).
 async fn swarm(boot: &Dht, seed: u64) -> anyhow::Result<Swarm> {
     Ok(Swarm::bind(SwarmConfig {
         bind: any(),
         bootstrap: vec![boot.local_addr()],
         seed: Some(seed),
+        utp: false,
         ..SwarmConfig::default()
     })
     .await?)
@@ -133,6 +136,7 @@ async fn max_peers_refuses_extra_connections() -> anyhow::Result<()> {
         bootstrap: vec![boot.local_addr()],
         max_peers: 1,
         seed: Some(4),
+        utp: false,
         ..SwarmConfig::default()
     })
     .await?;

@@ -9,8 +9,8 @@
 //   stdin:  announce HEX | lookup HEX | leave HEX | quit
 //   stdout: {"joined": HEX} after the first DHT cycle, {"left": HEX}, and per
 //           connection {"connection": {client, type, remote, got}} once the
-//           peer's first line ("...\n") arrived; Node then writes
-//           "node <client|server>\n" back.
+//           peer's first line ("...\n") arrived. Node writes "node client\n"
+//           at once when it dialled, "node server\n" after that line when not.
 const net = require('net')
 const { EventEmitter } = require('events')
 const readline = require('readline')
@@ -52,11 +52,14 @@ swarm.on('connection', (socket, info) => {
   const client = info.client
   const remote = socket.remoteAddress + ':' + socket.remotePort
   let got = ''
+  // the dialer speaks first, as the Noise initiator does in hypercore-protocol
+  // (a libutp dialer sends no packet until it writes)
+  if (client) socket.write('node client\n')
   socket.on('data', (d) => {
     got += d.toString()
     if (!got.endsWith('\n')) return
     out({ connection: { client, type, remote, got: got.trim() } })
-    socket.write('node ' + (client ? 'client' : 'server') + '\n')
+    if (!client) socket.write('node server\n')
   })
   socket.on('error', () => {})
 })
