@@ -24,7 +24,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     let features = interop_features(&root)?;
     println!("xtask: interop features: {features}");
-    let mut cargo = vec!["test", "--workspace", "--features", features.as_str()];
+    // Every test binary runs even after one fails, so a CI log shows all failures at once.
+    let mut cargo = vec![
+        "test",
+        "--workspace",
+        "--no-fail-fast",
+        "--features",
+        features.as_str(),
+    ];
     cargo.extend(args.iter().map(String::as_str));
     crate::sh(&root, "cargo", &cargo)
 }
