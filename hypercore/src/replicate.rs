@@ -9,7 +9,12 @@
 //! - With the `tokio` feature, [`SharedFeed`] keeps a feed and its replicator behind a std mutex
 //!   (never held across an `.await`) and [`replicate`] runs one session over any
 //!   `AsyncRead + AsyncWrite`, for every feed given, with any number of such connections per
-//!   feed. [`SharedFeed::get`] waits for a block with a timeout and a clear error.
+//!   feed; [`replicate_with`] lets the set grow during the session (feeds sent on a channel,
+//!   feeds the remote opens looked up by discovery key: corestore's replication).
+//!   [`SharedFeed::get`] waits for a block with a timeout and a clear error,
+//!   [`SharedFeed::get_blocking`] does the same for synchronous callers, and
+//!   [`SharedFeed::lock`] hands out the feed itself ([`FeedGuard`], which announces blocks
+//!   appended through it when it drops).
 //!
 //! # What a replicator does
 //! - On open: `Options{ack}` if acks are asked for, `Status` unless uploading and downloading,
@@ -49,8 +54,8 @@
 //!   `allowPush`, no feed extensions on the channel (the session supports them), no
 //!   `setUploading`/`setDownloading` after open, and `bytes` requests are answered but never
 //!   made. Requests are scanned in order, not randomly as JS does.
-//! - Corestore / Hyperdrive replication (many feeds opened on demand on one stream, the
-//!   `hypertrie` extension) is the next step; [`replicate`] already carries several feeds.
+//! - Corestore and Hyperdrive replication live in those crates (over [`replicate_with`]); the
+//!   `hypertrie` get extension is not implemented.
 //! - A reader that drops a [`SharedFeed::get`] future before it resolves leaves the block
 //!   wanted until it arrives.
 
@@ -65,8 +70,8 @@ mod shared;
 
 pub use self::error::ReplicateError;
 #[cfg(feature = "tokio")]
-pub use self::io::replicate;
+pub use self::io::{replicate, replicate_with};
 pub use self::peer::{Outgoing, Stats};
 pub use self::replicator::{Mode, PeerId, Replicator, ReplicatorConfig, ReplicatorEvent};
 #[cfg(feature = "tokio")]
-pub use self::shared::{DEFAULT_GET_TIMEOUT, FeedStats, SharedFeed};
+pub use self::shared::{DEFAULT_GET_TIMEOUT, FeedGuard, FeedStats, SharedFeed, WeakSharedFeed};

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::error::ReplicateError;
 use super::peer::Outgoing;
@@ -40,6 +41,25 @@ where
     T: AsyncRead + AsyncWrite,
     S: Storage,
 {
+    replicate_with(io, config, feeds, None, |_: &[u8; 32]| None).await
+}
+
+/// [`replicate`] with a set of feeds that grows during the session (corestore's replication):
+/// every feed received on `added` is opened on the session, and a feed the remote opens by
+/// discovery key is looked up with `find` and replicated if it returns one (refused with
+/// `Close{discoveryKey}` otherwise). A feed that is already replicated is ignored.
+pub async fn replicate_with<T, S, F>(
+    io: T,
+    config: SessionConfig,
+    feeds: &[SharedFeed<S>],
+    added: Option<UnboundedReceiver<SharedFeed<S>>>,
+    find: F,
+) -> Result<(), ReplicateError>
+where
+    T: AsyncRead + AsyncWrite,
+    S: Storage,
+    F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
+{
     let mut channels: HashMap<[u8; 32], Channel<S>> = feeds
         .iter()
         .map(|f| {
@@ -51,7 +71,8 @@ where
         })
         .collect();
     let wake = Arc::new(Notify::new());
-    let result = run(io, config, &mut channels, &wake).await;
+    let mut dynamic = Dynamic { added, find };
+    let result = run(io, config, &mut channels, &wake, &mut dynamic).await;
     let at = now();
     for ch in channels.values_mut() {
         if let Some(peer) = ch.peer.take() {
@@ -61,15 +82,32 @@ where
     result
 }
 
-async fn run<T, S>(
+/// Where feeds not given up front come from.
+struct Dynamic<S: Storage, F> {
+    added: Option<UnboundedReceiver<SharedFeed<S>>>,
+    find: F,
+}
+
+async fn next_added<S: Storage>(
+    added: &mut Option<UnboundedReceiver<SharedFeed<S>>>,
+) -> Option<SharedFeed<S>> {
+    match added {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn run<T, S, F>(
     io: T,
     config: SessionConfig,
     channels: &mut HashMap<[u8; 32], Channel<S>>,
     wake: &Arc<Notify>,
+    dynamic: &mut Dynamic<S, F>,
 ) -> Result<(), ReplicateError>
 where
     T: AsyncRead + AsyncWrite,
     S: Storage,
+    F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
     let mut session = Session::new(config, now());
     for ch in channels.values() {
@@ -87,6 +125,14 @@ where
     loop {
         let at = now();
         while let Some(event) = session.poll_event() {
+            if let Event::DiscoveryKey { discovery_key } = &event
+                && !channels.contains_key(discovery_key)
+                && !refused.contains(discovery_key)
+                && let Some(feed) = (dynamic.find)(discovery_key)
+                && feed.key().discovery_key() == *discovery_key
+            {
+                channels.insert(*discovery_key, Channel { feed, peer: None });
+            }
             finished |= on_event(&mut session, channels, &refused, wake, event, at)?;
         }
         pull(&mut session, channels, &mut refused, &mut out, written, at)?;
@@ -136,6 +182,18 @@ where
                 }
             }
             _ = wake.notified() => {}
+            added = next_added(&mut dynamic.added), if dynamic.added.is_some() => {
+                match added {
+                    Some(feed) => {
+                        let dk = feed.key().discovery_key();
+                        if !channels.contains_key(&dk) && !refused.contains(&dk) {
+                            session.open(feed.key())?;
+                            channels.insert(dk, Channel { feed, peer: None });
+                        }
+                    }
+                    None => dynamic.added = None,
+                }
+            }
             _ = sleep_until(deadline), if deadline.is_some() => {
                 let at = now();
                 session.handle_timeout(at)?;

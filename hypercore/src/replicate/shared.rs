@@ -1,7 +1,8 @@
 //! A feed and its replicator behind one std mutex, shared by readers and connection tasks.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -46,6 +47,8 @@ struct Inner<S: Storage> {
     state: Mutex<State<S>>,
     /// Woken whenever a block is stored or the length changes.
     changed: Notify,
+    /// The same, for threads blocked in [`SharedFeed::get_blocking`].
+    arrived: Condvar,
 }
 
 struct State<S: Storage> {
@@ -83,6 +86,7 @@ impl<S: Storage> SharedFeed<S> {
                     peer_failures: 0,
                 }),
                 changed: Notify::new(),
+                arrived: Condvar::new(),
             }),
         }
     }
@@ -94,18 +98,18 @@ impl<S: Storage> SharedFeed<S> {
 
     /// How long [`get`](Self::get) waits for a block it does not have.
     pub fn set_get_timeout(&self, timeout: Duration) {
-        self.lock().get_timeout = timeout;
+        self.state().get_timeout = timeout;
     }
 
     /// Runs `f` on the feed (for reads: `len`, `has`, `downloaded`, ...). Do not append through
     /// it: [`append`](Self::append) also tells the peers.
     pub fn with_feed<R>(&self, f: impl FnOnce(&mut Feed<S>) -> R) -> R {
-        f(&mut self.lock().feed)
+        f(&mut self.state().feed)
     }
 
     /// Appends blocks as one batch and announces them to every peer that wants them.
     pub fn append_batch<B: AsRef<[u8]> + Sync>(&self, blocks: &[B]) -> Result<u64, ReplicateError> {
-        let mut st = self.lock();
+        let mut st = self.state();
         let start = st.feed.append_batch(blocks)?;
         st.replicator.announce(start, blocks.len() as u64);
         self.settle(&mut st, None);
@@ -120,14 +124,14 @@ impl<S: Storage> SharedFeed<S> {
     /// Block `index`, fetched from a peer if it is not here, waiting at most the get timeout
     /// (for a live feed, also for blocks past the current length).
     pub async fn get(&self, index: u64) -> Result<Vec<u8>, ReplicateError> {
-        let timeout = self.lock().get_timeout;
+        let timeout = self.state().get_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut wanted = false;
         loop {
             // Made before looking, so a store between the look and the wait still wakes us.
             let changed = self.inner.changed.notified();
             {
-                let mut st = self.lock();
+                let mut st = self.state();
                 if st.feed.has(index) {
                     return Ok(st.feed.get(index)?);
                 }
@@ -141,7 +145,7 @@ impl<S: Storage> SharedFeed<S> {
                 }
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                let mut st = self.lock();
+                let mut st = self.state();
                 if st.feed.has(index) {
                     return Ok(st.feed.get(index)?);
                 }
@@ -165,18 +169,26 @@ impl<S: Storage> SharedFeed<S> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let changed = self.inner.changed.notified();
-            if done(&mut self.lock().feed) {
+            if done(&mut self.state().feed) {
                 return true;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return done(&mut self.lock().feed);
+                return done(&mut self.state().feed);
             }
         }
     }
 
+    /// Resolves at the next change: a block stored, the length changed, or a message from a
+    /// peer handled (which may have announced a new length, see
+    /// [`remote_length`](Self::remote_length)). Create it before looking at the feed, so a
+    /// change in between still wakes it.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.changed.notified()
+    }
+
     /// Downloads `[start, end)` (`None`: everything, including later appends) in the background.
     pub fn download(&self, start: u64, end: Option<u64>) {
-        let mut st = self.lock();
+        let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
@@ -186,12 +198,12 @@ impl<S: Storage> SharedFeed<S> {
 
     /// Cancels a [`download`](Self::download) of the same range.
     pub fn undownload(&self, start: u64, end: Option<u64>) {
-        self.lock().replicator.undownload(start, end);
+        self.state().replicator.undownload(start, end);
     }
 
     /// Replication counters.
     pub fn stats(&self) -> FeedStats {
-        let st = self.lock();
+        let st = self.state();
         FeedStats {
             total: st.replicator.stats(),
             peers: st.replicator.peers().count(),
@@ -201,22 +213,95 @@ impl<S: Storage> SharedFeed<S> {
 
     /// Counters of every current peer.
     pub fn peer_stats(&self) -> Vec<(PeerId, Stats)> {
-        let st = self.lock();
+        let st = self.state();
         st.replicator
             .peers()
             .filter_map(|p| Some((p, st.replicator.peer_stats(p)?)))
             .collect()
     }
 
+    /// One past the highest block any current peer announced (0 without peers): how long
+    /// the feed is known to be elsewhere, before a block proves it.
+    pub fn remote_length(&self) -> u64 {
+        let st = self.state();
+        st.replicator
+            .peers()
+            .filter_map(|p| st.replicator.remote_length(p))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Why the last dropped peer was dropped.
     pub fn last_peer_error(&self) -> Option<String> {
-        self.lock().replicator.last_peer_error().map(str::to_owned)
+        self.state().replicator.last_peer_error().map(str::to_owned)
+    }
+
+    /// Locks the feed for synchronous work (reads, appends, anything [`Feed`] offers). Blocks
+    /// appended through the guard are announced to every peer when it drops, as
+    /// [`append_batch`](Self::append_batch) does.
+    ///
+    /// The mutex is a std one: do not hold the guard across an `.await`.
+    pub fn lock(&self) -> FeedGuard<'_, S> {
+        let st = self.state();
+        let len = st.feed.len();
+        FeedGuard {
+            owner: self,
+            st,
+            len,
+        }
+    }
+
+    /// Whether both handles share one feed.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// A handle that does not keep the feed alive.
+    pub fn downgrade(&self) -> WeakSharedFeed<S> {
+        WeakSharedFeed {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// [`get`](Self::get) for synchronous callers: blocks the thread until block `index` is
+    /// stored (asking peers for it), at most `timeout`. Needs no runtime; the connection tasks
+    /// run elsewhere.
+    pub fn get_blocking(&self, index: u64, timeout: Duration) -> Result<Vec<u8>, ReplicateError> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.state();
+        let mut wanted = false;
+        loop {
+            if st.feed.has(index) {
+                return Ok(st.feed.get(index)?);
+            }
+            if !wanted {
+                wanted = true;
+                let State {
+                    feed, replicator, ..
+                } = &mut *st;
+                replicator.want(feed, index, now());
+                self.settle(&mut st, None);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                st.replicator.unwant(index);
+                return Err(ReplicateError::GetTimeout {
+                    index,
+                    timeout,
+                    last_peer_error: st.replicator.last_peer_error().map(str::to_owned),
+                });
+            }
+            st = match self.inner.arrived.wait_timeout(st, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
     }
 
     // ----- for the connection tasks -----
 
     pub(crate) fn add_peer(&self, waker: Arc<Notify>, now: Instant) -> PeerId {
-        let mut st = self.lock();
+        let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
@@ -227,7 +312,7 @@ impl<S: Storage> SharedFeed<S> {
     }
 
     pub(crate) fn remove_peer(&self, peer: PeerId, now: Instant) {
-        let mut st = self.lock();
+        let mut st = self.state();
         st.wakers.remove(&peer);
         let State {
             feed, replicator, ..
@@ -242,7 +327,7 @@ impl<S: Storage> SharedFeed<S> {
         message: Message,
         now: Instant,
     ) -> Result<(), ReplicateError> {
-        let mut st = self.lock();
+        let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
@@ -252,7 +337,7 @@ impl<S: Storage> SharedFeed<S> {
     }
 
     pub(crate) fn poll_transmit(&self, peer: PeerId) -> Result<Option<Outgoing>, ReplicateError> {
-        let mut st = self.lock();
+        let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
@@ -260,11 +345,11 @@ impl<S: Storage> SharedFeed<S> {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.lock().replicator.poll_timeout()
+        self.state().replicator.poll_timeout()
     }
 
     pub(crate) fn handle_timeout(&self, now: Instant) {
-        let mut st = self.lock();
+        let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
@@ -272,7 +357,7 @@ impl<S: Storage> SharedFeed<S> {
         self.settle(&mut st, None);
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<S>> {
+    fn state(&self) -> MutexGuard<'_, State<S>> {
         // A panic elsewhere cannot leave the feed half-written: its writes are ordered so any
         // prefix is consistent, so the poisoned state is still usable.
         self.inner
@@ -295,10 +380,82 @@ impl<S: Storage> SharedFeed<S> {
             }
         }
         self.inner.changed.notify_waiters();
+        self.inner.arrived.notify_all();
     }
 }
 
 /// The clock, from tokio so paused test time drives request timeouts too.
 pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// A [`SharedFeed`] that does not keep the feed alive ([`SharedFeed::downgrade`]).
+pub struct WeakSharedFeed<S: Storage> {
+    inner: Weak<Inner<S>>,
+}
+
+impl<S: Storage> Clone for WeakSharedFeed<S> {
+    fn clone(&self) -> Self {
+        WeakSharedFeed {
+            inner: Weak::clone(&self.inner),
+        }
+    }
+}
+
+impl<S: Storage> std::fmt::Debug for WeakSharedFeed<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakSharedFeed").finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> WeakSharedFeed<S> {
+    /// The feed, if someone still holds it.
+    pub fn upgrade(&self) -> Option<SharedFeed<S>> {
+        self.inner.upgrade().map(|inner| SharedFeed { inner })
+    }
+
+    /// Whether the feed is gone.
+    pub fn is_dropped(&self) -> bool {
+        self.inner.strong_count() == 0
+    }
+}
+
+/// The feed of a [`SharedFeed`], locked ([`SharedFeed::lock`]).
+pub struct FeedGuard<'a, S: Storage> {
+    owner: &'a SharedFeed<S>,
+    st: MutexGuard<'a, State<S>>,
+    /// The length when locked: blocks past it were appended through this guard.
+    len: u64,
+}
+
+impl<S: Storage> Deref for FeedGuard<'_, S> {
+    type Target = Feed<S>;
+
+    fn deref(&self) -> &Feed<S> {
+        &self.st.feed
+    }
+}
+
+impl<S: Storage> DerefMut for FeedGuard<'_, S> {
+    fn deref_mut(&mut self) -> &mut Feed<S> {
+        &mut self.st.feed
+    }
+}
+
+impl<S: Storage> std::fmt::Debug for FeedGuard<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedGuard")
+            .field("key", self.owner.key())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> Drop for FeedGuard<'_, S> {
+    fn drop(&mut self) {
+        let len = self.st.feed.len();
+        if len > self.len {
+            self.st.replicator.announce(self.len, len - self.len);
+            self.owner.settle(&mut self.st, None);
+        }
+    }
 }
