@@ -68,6 +68,10 @@ pub enum Error {
         #[source]
         source: hypercore::Error,
     },
+    /// A replication session failed (transport, protocol, or a local write of a verified
+    /// block).
+    #[error("replication: {0}")]
+    Replicate(#[from] hypercore::replicate::ReplicateError),
 }
 
 /// Result of a store operation.

@@ -15,6 +15,9 @@
 //! - [`Corestore::namespace`] gives a view whose default feed is named after the namespace
 //!   (`"a"`, then `"a:b"` for a nested one); explicit names are never prefixed.
 //! - [`derive_seed`] and [`derive_key_pair`] are the derivation on its own.
+//! - [`Corestore::replicate`]: every core of the view on one hypercore-protocol session over
+//!   any tokio transport; cores loaded later join it, and a core the remote opens by discovery
+//!   key is replicated only if the store holds it (JS `corestore.replicate`).
 //!
 //! # Layout (formats.md §6)
 //! ```text
@@ -28,13 +31,25 @@
 //! # Ownership
 //! The store owns one [`hypercore::Feed`] per loaded core, over a boxed
 //! [`hypercore::Storage`] (files or memory), and hands out [`SharedFeed`] =
-//! `Arc<Mutex<Feed<..>>>`. Every view and thread asking for the same core gets the same handle,
-//! so a core's files are opened once (a second open would also fail on the `bitfield` lock).
-//! The mutex is `std::sync::Mutex` because the feed API is synchronous and each call is short;
-//! async callers lock, call and unlock without an `.await` in between. Loaded cores stay loaded
+//! [`hypercore::replicate::SharedFeed`]: the feed and its replicator behind one std mutex.
+//! Every view and thread asking for the same core gets the same handle, so a core's files are
+//! opened once (a second open would also fail on the `bitfield` lock), and every replication
+//! session sees the same blocks readers see. The feed API is synchronous and each call is
+//! short; async callers lock, call and unlock without an `.await` in between. Loaded cores stay loaded
 //! until the root view's [`Corestore::close`], which flushes them; that bounds memory by the
 //! number of cores a process uses, which is what Node's store does too (its cache never evicts
 //! a core a view has asked for).
+//!
+//! # Replication
+//! [`Corestore::replicate`] runs one hypercore-protocol session for the whole store (Node's
+//! `corestore.replicate`): it starts with the loaded cores, every core loaded later (by any
+//! view) joins it, and a core the remote opens by discovery key is opened from the store's
+//! folder and replicated only if the store holds it; any other is refused with `Close`. Cores
+//! replicate sparsely (hypercore's defaults): blocks move when a reader waits for them
+//! ([`hypercore::replicate::SharedFeed::get`]) or a download asks for a range. Tests:
+//! `cargo test -p corestore --test replicate`. Not done: stream-level extensions, per-store
+//! replication options (live/sparse/upload/download are hypercore's defaults per core), and
+//! ending running sessions on [`Corestore::close`].
 //!
 //! # Example
 //! ```
@@ -43,13 +58,13 @@
 //! let dir = tempfile::tempdir()?;
 //! let store = Corestore::open(dir.path())?;
 //! let feed = store.default_feed()?;
-//! feed.lock().unwrap().append(b"hello")?;
-//! let key = *feed.lock().unwrap().key();
+//! feed.lock().append(b"hello")?;
+//! let key = *feed.lock().key();
 //!
 //! // A namespace view: its default feed is the core named "photos".
 //! let photos = store.namespace("photos")?.default_feed()?;
 //! assert_eq!(
-//!     *photos.lock().unwrap().key(),
+//!     *photos.lock().key(),
 //!     store.derive_key_pair(b"photos").public
 //! );
 //! store.close()?;
@@ -59,7 +74,7 @@
 //! // names it, and the name derives its secret key from `master_key`.
 //! let store = Corestore::open(dir.path())?;
 //! let feed = store.get_by_key(&key)?;
-//! let mut feed = feed.lock().unwrap();
+//! let mut feed = feed.lock();
 //! assert!(feed.writable());
 //! assert_eq!(feed.get(0)?, b"hello");
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -5,19 +5,27 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use hypercore::protocol::SessionConfig;
+use hypercore::replicate::{ReplicatorConfig, replicate_with};
 use hypercore::{Feed, KeyPair, PublicKey};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::backend::{Backend, BoxStorage};
 use crate::derive::derive_key_pair;
 use crate::error::{Error, Result};
 use crate::master_key::{self, MasterKey};
 
-/// A loaded core, shared between the store and everyone who asked for it.
+/// A loaded core, shared between the store, its replication sessions and everyone who asked
+/// for it: hypercore's [`hypercore::replicate::SharedFeed`], a feed and its replicator behind
+/// one std mutex.
 ///
-/// A std [`Mutex`], not an async one: every [`Feed`] method is synchronous and short (a few
-/// positional reads or writes), so callers lock, work and unlock; async code must not hold the
-/// guard across an `.await`.
-pub type SharedFeed = Arc<Mutex<Feed<BoxStorage>>>;
+/// [`lock`](hypercore::replicate::SharedFeed::lock) gives the [`Feed`] for synchronous work
+/// (every feed method is short: a few positional reads or writes); async code must not hold
+/// the guard across an `.await`. Blocks appended through it are announced to peers when the
+/// guard drops; [`get`](hypercore::replicate::SharedFeed::get) and
+/// [`get_blocking`](hypercore::replicate::SharedFeed::get_blocking) wait for blocks from peers.
+pub type SharedFeed = hypercore::replicate::SharedFeed<BoxStorage>;
 
 /// The name of a root store, used by [`Corestore::default_feed`] (JS: `opts.name || 'default'`).
 const DEFAULT_NAME: &str = "default";
@@ -46,6 +54,9 @@ struct Shared {
     /// The folder, for a store on disk.
     root: Option<PathBuf>,
     state: Mutex<State>,
+    /// Running replication sessions: every core loaded from now on joins them (JS
+    /// `_injectIntoReplicationStreams`).
+    streams: Mutex<Vec<UnboundedSender<SharedFeed>>>,
 }
 
 struct State {
@@ -97,6 +108,7 @@ impl Corestore {
                     backend,
                     cores: Some(HashMap::new()),
                 }),
+                streams: Mutex::new(Vec::new()),
             }),
             name: DEFAULT_NAME.to_owned(),
             namespaced: false,
@@ -243,10 +255,12 @@ impl Corestore {
             let State { backend, cores } = &mut *state;
             let cores = cores.as_mut().ok_or(Error::Closed)?;
             match cores.get(&dk) {
-                Some(feed) => Arc::clone(feed),
+                Some(feed) => feed.clone(),
                 None => {
-                    let feed = Arc::new(Mutex::new(open(backend)?));
-                    cores.insert(dk, Arc::clone(&feed));
+                    let feed = SharedFeed::new(open(backend)?, ReplicatorConfig::default());
+                    cores.insert(dk, feed.clone());
+                    drop(state);
+                    lock(&self.shared.streams).retain(|tx| tx.send(feed.clone()).is_ok());
                     feed
                 }
             }
@@ -258,7 +272,7 @@ impl Corestore {
     fn cached(&self, dk: &[u8; 32]) -> Result<Option<SharedFeed>> {
         let state = lock(&self.shared.state);
         let cores = state.cores.as_ref().ok_or(Error::Closed)?;
-        let feed = cores.get(dk).map(Arc::clone);
+        let feed = cores.get(dk).cloned();
         drop(state);
         if feed.is_some() {
             lock(&self.opened).insert(*dk);
@@ -283,8 +297,50 @@ impl Corestore {
         };
         opened
             .into_iter()
-            .filter_map(|dk| cores.get(&dk).map(|feed| (dk, Arc::clone(feed))))
+            .filter_map(|dk| cores.get(&dk).map(|feed| (dk, feed.clone())))
             .collect()
+    }
+
+    /// Replicates this view's cores with the peer at the other end of `io`, on one
+    /// hypercore-protocol session, until the transport ends (JS `corestore.replicate`).
+    ///
+    /// The session starts with the loaded cores (the root view: every loaded core; a namespace
+    /// view: the cores asked for through it). Every core any view loads later joins it (a
+    /// drive's content feed once its header arrives, a mount once it is opened). A core the
+    /// remote opens by discovery key is replicated only if this store holds it (loaded, or in
+    /// its folder); any other is refused with `Close`, as JS does. Each core replicates as its
+    /// [`SharedFeed`] says: sparse by default, so blocks move when a reader waits on them or a
+    /// [`download`](hypercore::replicate::SharedFeed::download) asks for a range.
+    ///
+    /// Run it in its own task, one per connection: `tokio::spawn(async move {
+    /// store.replicate(socket, SessionConfig::new(initiator)).await })`.
+    pub async fn replicate<T>(&self, io: T, config: SessionConfig) -> Result<()>
+    where
+        T: AsyncRead + AsyncWrite,
+    {
+        let (tx, rx) = unbounded_channel();
+        // Registered before the cores are listed, so a core loaded in between is sent twice
+        // (and ignored the second time) rather than missed.
+        lock(&self.shared.streams).push(tx);
+        let initial: Vec<SharedFeed> = if self.namespaced {
+            self.list().into_iter().map(|(_, feed)| feed).collect()
+        } else {
+            let state = lock(&self.shared.state);
+            state
+                .cores
+                .as_ref()
+                .map(|cores| cores.values().cloned().collect())
+                .unwrap_or_default()
+        };
+        let find = |dk: &[u8; 32]| match self.get_by_discovery_key(dk) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(discovery_key = %hex::encode(dk), error = %e, "cannot open a core the peer asked for");
+                None
+            }
+        };
+        replicate_with(io, config, &initial, Some(rx), find).await?;
+        Ok(())
     }
 
     /// Closes the view. The root view closes the store: it flushes every loaded core and
@@ -301,7 +357,7 @@ impl Corestore {
         let cores = lock(&self.shared.state).cores.take();
         let mut first_error = None;
         for (dk, feed) in cores.into_iter().flatten() {
-            if let Err(source) = lock(&feed).flush() {
+            if let Err(source) = feed.lock().flush() {
                 tracing::warn!(discovery_key = %hex::encode(dk), %source, "flush on close failed");
                 first_error.get_or_insert(Error::Feed {
                     discovery_key: hex::encode(dk),

@@ -68,8 +68,8 @@ fn store_with_wrong_name(owner: &str, name: &[u8]) -> Result<(tempfile::TempDir,
     let dir = tempfile::tempdir()?;
     let store = Corestore::open(dir.path())?;
     let feed = store.get_by_name(owner)?;
-    feed.lock().expect("feed lock").append(b"block")?;
-    let key = *feed.lock().expect("feed lock").key();
+    feed.lock().append(b"block")?;
+    let key = *feed.lock().key();
     store.close()?;
     drop(feed);
     fs::write(core_dir(dir.path(), &key).join("name"), name)?;
@@ -108,14 +108,14 @@ fn a_name_file_that_does_not_decode_is_ignored_like_js() -> Result<()> {
         let store = Corestore::open(dir.path())?;
         // By key there is no name to derive from: read-only, as in JS.
         let feed = store.get_by_key(&key)?;
-        assert!(!feed.lock().unwrap().writable(), "{junk:?}");
-        assert_eq!(feed.lock().unwrap().get(0)?, b"block");
+        assert!(!feed.lock().writable(), "{junk:?}");
+        assert_eq!(feed.lock().get(0)?, b"block");
         store.close()?;
         drop(feed);
         // By name we know the secret: writable, and the name file is repaired.
         let store = Corestore::open(dir.path())?;
         let feed = store.get_by_name("mine")?;
-        assert!(feed.lock().unwrap().writable());
+        assert!(feed.lock().writable());
         assert_eq!(
             fs::read(core_dir(dir.path(), &key).join("name"))?,
             b"\x04mine"
@@ -140,7 +140,7 @@ fn a_key_file_in_the_wrong_folder_is_refused() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Corestore::open(dir.path())?;
     let feed = store.get_by_name("a")?;
-    let a = *feed.lock().unwrap().key();
+    let a = *feed.lock().key();
     let b = store.derive_key_pair(b"b").public;
     store.close()?;
     drop(feed);

@@ -51,7 +51,7 @@ fn named_cores_store_their_name_and_never_their_secret() -> Result<()> {
     let store = Corestore::open(dir.path())?;
     let feed = store.get_by_name("notes")?;
     let key = {
-        let mut feed = feed.lock().unwrap();
+        let mut feed = feed.lock();
         assert!(feed.writable());
         feed.append(b"one")?;
         *feed.key()
@@ -72,15 +72,15 @@ fn reopened_store_finds_named_cores_writable_by_key_and_discovery_key() -> Resul
     let dir = tempfile::tempdir()?;
     let store = Corestore::open(dir.path())?;
     let feed = store.get_by_name("notes")?;
-    feed.lock().unwrap().append(b"one")?;
-    let key = *feed.lock().unwrap().key();
+    feed.lock().append(b"one")?;
+    let key = *feed.lock().key();
     store.close()?;
     drop(feed);
 
     let store = Corestore::open(dir.path())?;
     let by_key = store.get_by_key(&key)?;
     {
-        let mut feed = by_key.lock().unwrap();
+        let mut feed = by_key.lock();
         assert!(feed.writable());
         assert_eq!(feed.get(0)?, b"one");
         feed.append(b"two")?;
@@ -88,10 +88,10 @@ fn reopened_store_finds_named_cores_writable_by_key_and_discovery_key() -> Resul
     let by_dk = store
         .get_by_discovery_key(&key.discovery_key())?
         .expect("stored core");
-    assert!(Arc::ptr_eq(&by_key, &by_dk));
+    assert!(corestore::SharedFeed::ptr_eq(&by_key, &by_dk));
     let by_name = store.get_by_name("notes")?;
-    assert!(Arc::ptr_eq(&by_key, &by_name));
-    assert_eq!(by_name.lock().unwrap().len(), 2);
+    assert!(corestore::SharedFeed::ptr_eq(&by_key, &by_name));
+    assert_eq!(by_name.lock().len(), 2);
 
     assert!(store.get_by_discovery_key(&[9u8; 32])?.is_none());
     Ok(())
@@ -103,9 +103,9 @@ fn unknown_keys_open_read_only_and_store_only_the_key() -> Result<()> {
     let store = Corestore::open(dir.path())?;
     let foreign = KeyPair::from_seed(&[5u8; 32]).public;
     let feed = store.get_by_key(&foreign)?;
-    assert!(!feed.lock().unwrap().writable());
+    assert!(!feed.lock().writable());
     assert!(matches!(
-        feed.lock().unwrap().append(b"x"),
+        feed.lock().append(b"x"),
         Err(hypercore::Error::NotWritable)
     ));
     let core = core_dir(dir.path(), &foreign);
@@ -118,8 +118,8 @@ fn unknown_keys_open_read_only_and_store_only_the_key() -> Result<()> {
     let feed = store
         .get_by_discovery_key(&foreign.discovery_key())?
         .expect("stored core");
-    assert_eq!(*feed.lock().unwrap().key(), foreign);
-    assert!(!feed.lock().unwrap().writable());
+    assert_eq!(*feed.lock().key(), foreign);
+    assert!(!feed.lock().writable());
     Ok(())
 }
 
@@ -129,14 +129,14 @@ fn a_core_first_opened_by_key_becomes_writable_once_named() -> Result<()> {
     let store = Corestore::open(dir.path())?;
     let key = store.derive_key_pair(b"later").public;
     let feed = store.get_by_key(&key)?;
-    assert!(!feed.lock().unwrap().writable());
+    assert!(!feed.lock().writable());
     store.close()?;
     drop(feed);
 
     let store = Corestore::open(dir.path())?;
     let feed = store.get_by_name("later")?;
-    assert!(feed.lock().unwrap().writable());
-    feed.lock().unwrap().append(b"x")?;
+    assert!(feed.lock().writable());
+    feed.lock().append(b"x")?;
     assert_eq!(
         fs::read(core_dir(dir.path(), &key).join("name"))?,
         b"\x05later"
@@ -153,7 +153,7 @@ fn namespaces_name_the_default_feed_and_nest_with_colons() -> Result<()> {
     assert_eq!(a.name(), "a");
     assert_eq!(ab.name(), "a:b");
 
-    let key = |feed: &corestore::SharedFeed| *feed.lock().unwrap().key();
+    let key = |feed: &corestore::SharedFeed| *feed.lock().key();
     assert_eq!(
         key(&store.default_feed()?).to_hex(),
         "fd6be4609ea12658c67369e6a63bd632a18be32ca80cb26e3e18594224323f5e"
@@ -164,9 +164,12 @@ fn namespaces_name_the_default_feed_and_nest_with_colons() -> Result<()> {
     );
     assert_eq!(key(&a.default_feed()?), store.derive_key_pair(b"a").public);
     // Explicit names are the same in every view.
-    assert!(Arc::ptr_eq(&ab.get_by_name("x")?, &store.get_by_name("x")?));
+    assert!(corestore::SharedFeed::ptr_eq(
+        &ab.get_by_name("x")?,
+        &store.get_by_name("x")?
+    ));
     // A root-level namespace "a:b" is the same core as the nested one.
-    assert!(Arc::ptr_eq(
+    assert!(corestore::SharedFeed::ptr_eq(
         &store.namespace("a:b")?.default_feed()?,
         &ab.default_feed()?
     ));
@@ -182,7 +185,7 @@ fn list_shows_what_each_view_asked_for() -> Result<()> {
     ns.get_by_name("one")?;
 
     let dks = |s: &Corestore| s.list().into_iter().map(|(dk, _)| dk).collect::<Vec<_>>();
-    let dk = |f: &corestore::SharedFeed| f.lock().unwrap().discovery_key();
+    let dk = |f: &corestore::SharedFeed| f.lock().discovery_key();
     assert_eq!(dks(&store), vec![dk(&one)]);
     let mut expected = vec![dk(&one), dk(&two)];
     expected.sort();
@@ -193,7 +196,7 @@ fn list_shows_what_each_view_asked_for() -> Result<()> {
     ns.close()?;
     assert!(ns.list().is_empty());
     assert!(store.is_loaded(&dk(&two)));
-    assert!(Arc::ptr_eq(&ns.get_by_name("two")?, &two));
+    assert!(corestore::SharedFeed::ptr_eq(&ns.get_by_name("two")?, &two));
     Ok(())
 }
 
@@ -203,8 +206,8 @@ fn closing_the_root_closes_every_view() -> Result<()> {
     let store = Corestore::open(dir.path())?;
     let ns = store.namespace("ns")?;
     let feed = ns.default_feed()?;
-    feed.lock().unwrap().append(b"kept")?;
-    let key = *feed.lock().unwrap().key();
+    feed.lock().append(b"kept")?;
+    let key = *feed.lock().key();
     store.close()?;
     assert!(matches!(store.get_by_name("x"), Err(Error::Closed)));
     assert!(matches!(ns.default_feed(), Err(Error::Closed)));
@@ -217,7 +220,7 @@ fn closing_the_root_closes_every_view() -> Result<()> {
 
     let store = Corestore::open(dir.path())?;
     let feed = store.namespace("ns")?.default_feed()?;
-    assert_eq!(feed.lock().unwrap().get(0)?, b"kept");
+    assert_eq!(feed.lock().get(0)?, b"kept");
     Ok(())
 }
 
@@ -230,9 +233,7 @@ fn threads_asking_for_one_core_share_one_handle() -> Result<()> {
             let store = Arc::clone(&store);
             std::thread::spawn(move || -> Result<_> {
                 let feed = store.get_by_name("shared")?;
-                feed.lock()
-                    .unwrap()
-                    .append(format!("from {i}").as_bytes())?;
+                feed.lock().append(format!("from {i}").as_bytes())?;
                 Ok(feed)
             })
         })
@@ -242,9 +243,9 @@ fn threads_asking_for_one_core_share_one_handle() -> Result<()> {
         .map(|h| h.join().expect("thread panicked"))
         .collect::<Result<Vec<_>>>()?;
     for feed in &feeds[1..] {
-        assert!(Arc::ptr_eq(feed, &feeds[0]));
+        assert!(corestore::SharedFeed::ptr_eq(feed, &feeds[0]));
     }
-    assert_eq!(feeds[0].lock().unwrap().len(), 4);
+    assert_eq!(feeds[0].lock().len(), 4);
     Ok(())
 }
 
@@ -253,9 +254,12 @@ fn memory_store_holds_cores_until_closed() -> Result<()> {
     let store = Corestore::in_memory()?;
     assert!(store.path().is_none());
     let feed = store.default_feed()?;
-    feed.lock().unwrap().append(b"a")?;
-    let key = *feed.lock().unwrap().key();
-    assert!(Arc::ptr_eq(&store.get_by_key(&key)?, &feed));
+    feed.lock().append(b"a")?;
+    let key = *feed.lock().key();
+    assert!(corestore::SharedFeed::ptr_eq(
+        &store.get_by_key(&key)?,
+        &feed
+    ));
     assert!(store.get_by_discovery_key(&[1; 32])?.is_none());
     // Two memory stores with random master keys derive different keys.
     let other = Corestore::in_memory()?;
@@ -291,7 +295,7 @@ fn a_core_with_a_stored_secret_key_opens_writable_by_key() -> Result<()> {
     let feed = store
         .get_by_discovery_key(&pair.public.discovery_key())?
         .expect("stored core");
-    let mut feed = feed.lock().unwrap();
+    let mut feed = feed.lock();
     assert!(feed.writable());
     assert_eq!(feed.get(0)?, b"explicit");
     feed.append(b"more")?;

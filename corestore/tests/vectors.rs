@@ -85,7 +85,7 @@ fn hyperdrive_store_layout() -> Result<()> {
     let store = Corestore::open(dir.path())?;
 
     let metadata = store.default_feed()?;
-    let metadata_key = metadata.lock().unwrap().key().to_hex();
+    let metadata_key = metadata.lock().key().to_hex();
     assert_eq!(metadata_key, str_of(&v["metadata"], "key")?);
     assert_eq!(
         metadata_key,
@@ -96,31 +96,21 @@ fn hyperdrive_store_layout() -> Result<()> {
         format!("{metadata_key}-content")
     );
     let content = store.get_by_name(format!("{metadata_key}-content"))?;
-    assert_eq!(
-        content.lock().unwrap().key().to_hex(),
-        str_of(&v["content"], "key")?
-    );
-    assert!(
-        content
-            .lock()
-            .unwrap()
-            .key()
-            .to_hex()
-            .starts_with("5a3fe7b5")
-    );
+    assert_eq!(content.lock().key().to_hex(), str_of(&v["content"], "key")?);
+    assert!(content.lock().key().to_hex().starts_with("5a3fe7b5"));
 
     let mounted = &v["mountedDrive"];
     let drive2 = store
         .namespace(str_of(mounted, "namespace")?)?
         .default_feed()?;
-    let drive2_key = drive2.lock().unwrap().key().to_hex();
+    let drive2_key = drive2.lock().key().to_hex();
     assert_eq!(drive2_key, str_of(mounted, "key")?);
     // The content name is not prefixed by the namespace.
     let content2 = store
         .namespace(str_of(mounted, "namespace")?)?
         .get_by_name(format!("{drive2_key}-content"))?;
     assert_eq!(
-        content2.lock().unwrap().key().to_hex(),
+        content2.lock().key().to_hex(),
         str_of(mounted, "contentKey")?
     );
     for block in mounted["contentBlocks"]
@@ -129,16 +119,12 @@ fn hyperdrive_store_layout() -> Result<()> {
     {
         content2
             .lock()
-            .unwrap()
             .append(&hex::decode(str_of(block, "hex")?)?)?;
     }
 
     let plain = &v["plainCore"];
     let plain_core = store.get_by_name(str_of(plain, "corestoreName")?)?;
-    assert_eq!(
-        plain_core.lock().unwrap().key().to_hex(),
-        str_of(plain, "key")?
-    );
+    assert_eq!(plain_core.lock().key().to_hex(), str_of(plain, "key")?);
     let blocks = plain["blocks"]
         .as_array()
         .context("plain blocks")?
@@ -146,7 +132,7 @@ fn hyperdrive_store_layout() -> Result<()> {
         .map(|b| Ok(hex::decode(str_of(b, "hex")?)?))
         .collect::<Result<Vec<_>>>()?;
     // gen.js appends both blocks in one call.
-    plain_core.lock().unwrap().append_batch(&blocks)?;
+    plain_core.lock().append_batch(&blocks)?;
     store.close()?;
     drop((metadata, content, drive2, content2, plain_core));
 
