@@ -1,6 +1,7 @@
 //! [`AsyncDrive`]: the tokio surface. Metadata operations run on the blocking pool; file
 //! readers and writers do their (short, local) feed calls inline.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -306,7 +307,10 @@ impl AsyncDrive {
     pub async fn reader(&self, path: &str) -> Result<AsyncFileReader> {
         let path = path.to_owned();
         let inner = blocking!(self, |d| d.open_reader(&path))?;
-        Ok(AsyncFileReader { inner })
+        Ok(AsyncFileReader {
+            inner,
+            pending: None,
+        })
     }
 
     /// A streaming writer (AsyncWrite) that becomes the file at `path` on shutdown.
@@ -318,11 +322,14 @@ impl AsyncDrive {
 }
 
 /// Async reads over a [`FileReader`]. Each poll does one local block read (never an
-/// `.await` while a feed is locked); a block that is not stored is an error until
-/// replication can fetch it.
+/// `.await` while a feed is locked); a block of a remote drive that is not stored yet is
+/// waited for on the blocking pool (as [`crate::DriveOptions::block_timeout`] says), then the
+/// read goes on.
 #[derive(Debug)]
 pub struct AsyncFileReader {
     inner: FileReader,
+    /// The wait for a missing block, while one is under way.
+    pending: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 impl AsyncFileReader {
@@ -335,15 +342,36 @@ impl AsyncFileReader {
 impl AsyncRead for AsyncFileReader {
     fn poll_read(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let pos = this.inner.position();
-        let n = this.inner.read_at(pos, buf.initialize_unfilled())?;
-        buf.advance(n);
-        io::Seek::seek(&mut this.inner, io::SeekFrom::Start(pos + n as u64))?;
-        Poll::Ready(Ok(()))
+        loop {
+            if let Some(pending) = this.pending.as_mut() {
+                let waited = std::task::ready!(Pin::new(pending).poll(cx));
+                this.pending = None;
+                waited.map_err(|e| io::Error::other(e.to_string()))??;
+            }
+            let pos = this.inner.position();
+            match this.inner.read_at_now(pos, buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    io::Seek::seek(&mut this.inner, io::SeekFrom::Start(pos + n as u64))?;
+                    return Poll::Ready(Ok(()));
+                }
+                Err(Error::NotStored { feed, index }) => {
+                    let (source, wait) = this.inner.source();
+                    if feed != source.key().to_hex() || !wait.applies(source) {
+                        return Poll::Ready(Err(Error::NotStored { feed, index }.into()));
+                    }
+                    let source = source.clone();
+                    this.pending = Some(tokio::task::spawn_blocking(move || {
+                        wait.block(&source, index)
+                    }));
+                }
+                Err(e) => return Poll::Ready(Err(e.into())),
+            }
+        }
     }
 }
 

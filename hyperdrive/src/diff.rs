@@ -4,7 +4,7 @@ use hypertrie::{DiffOptions, Node};
 
 use crate::drive::Drive;
 use crate::error::{Error, Result};
-use crate::feeds::with_trie;
+use crate::feeds::read_trie;
 use crate::mount_record::{MOUNT_FLAG, MountRecord};
 use crate::path::trie_key;
 use crate::resolve::path_to_mount;
@@ -50,7 +50,7 @@ impl Drive {
             None => (self.clone(), prefix_key),
         };
         let version = drive.checkout;
-        let raw = with_trie(&drive.metadata, |t| {
+        let raw = read_trie(&drive.metadata, drive.wait, |t| {
             let v = version.unwrap_or_else(|| t.version());
             t.checkout(v)
                 .diff(other, &inner, DiffOptions::default())

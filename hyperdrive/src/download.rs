@@ -2,14 +2,13 @@
 //! path needs and how many are stored locally.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use corestore::SharedFeed;
 use hypercore::PublicKey;
 
 use crate::drive::Drive;
 use crate::error::Result;
-use crate::feeds::lock;
+
 use crate::fs::FileStats;
 use crate::path::fix_name;
 use crate::readdir::ReaddirOptions;
@@ -62,11 +61,11 @@ impl Drive {
         let stat = &located.stat;
         let feed = match (&stat.mount, &located.found) {
             (Some(m), _) if m.hypercore => self.store.get_by_key(&PublicKey(m.key))?,
-            (_, Some(found)) => Arc::clone(found.drive.content()?),
-            (_, None) => Arc::clone(self.content()?),
+            (_, Some(found)) => found.drive.content()?.clone(),
+            (_, None) => self.content()?.clone(),
         };
         let (start, end, downloaded) = {
-            let f = lock(&feed);
+            let f = feed.lock();
             let (start, blocks) = match &stat.mount {
                 Some(m) if m.hypercore => (0, f.len()),
                 _ => (stat.offset, stat.blocks),
@@ -143,7 +142,7 @@ impl Drive {
             if start == end {
                 continue;
             }
-            let key = *lock(&feed).key();
+            let key = *feed.lock().key();
             ranges.push(BlockRange {
                 path,
                 feed: key,

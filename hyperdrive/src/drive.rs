@@ -1,7 +1,8 @@
 //! [`Drive`]: a metadata trie plus a content feed in a corestore, and how it is opened.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use corestore::{Corestore, SharedFeed};
 use hypercore::PublicKey;
@@ -10,7 +11,7 @@ use hypertrie::{GetOptions, IterOptions, Node};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::fd::FdTable;
-use crate::feeds::{self, lock, with_trie};
+use crate::feeds::{self, Wait, read_trie};
 use crate::watch::WatchHub;
 
 /// Largest content block: writes are cut into pieces of this size (hyperdrive's
@@ -34,13 +35,32 @@ pub enum WriteMode {
 }
 
 /// How a drive is opened.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct DriveOptions {
     /// Where Stat times come from (default: the system clock).
     pub clock: Clock,
     /// How random-access writes are stored (default: [`WriteMode::Compatible`]).
     pub write_mode: WriteMode,
+    /// How long a read waits for a block of a feed someone else writes (a remote drive) to
+    /// arrive from peers before failing with [`Error::Timeout`] (ETIMEDOUT); `None`: never
+    /// wait, fail at once with [`Error::NotStored`] (EAGAIN). Default
+    /// [`DEFAULT_BLOCK_TIMEOUT`]. Blocks of feeds this store writes never wait.
+    pub block_timeout: Option<Duration>,
+}
+
+/// How long reads of a remote drive wait for a block by default (hypercore's
+/// [`hypercore::replicate::DEFAULT_GET_TIMEOUT`]).
+pub const DEFAULT_BLOCK_TIMEOUT: Duration = hypercore::replicate::DEFAULT_GET_TIMEOUT;
+
+impl Default for DriveOptions {
+    fn default() -> Self {
+        DriveOptions {
+            clock: Clock::default(),
+            write_mode: WriteMode::default(),
+            block_timeout: Some(DEFAULT_BLOCK_TIMEOUT),
+        }
+    }
 }
 
 impl DriveOptions {
@@ -55,6 +75,12 @@ impl DriveOptions {
         self.write_mode = mode;
         self
     }
+
+    /// Sets [`DriveOptions::block_timeout`].
+    pub fn block_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.block_timeout = timeout;
+        self
+    }
 }
 
 /// A hyperdrive 10: a versioned filesystem over two hypercores of a [`Corestore`].
@@ -67,12 +93,15 @@ pub struct Drive {
     pub(crate) store: Arc<Corestore>,
     pub(crate) metadata: SharedFeed,
     pub(crate) key: PublicKey,
-    /// The content feed, once the header naming it is stored.
-    pub(crate) content: Option<SharedFeed>,
+    /// The content feed, once the header naming it is stored (shared by clones, so a handle
+    /// made before the header arrived sees it too).
+    pub(crate) content: Arc<OnceLock<SharedFeed>>,
     /// A checkout's version; `None` for the live drive.
     pub(crate) checkout: Option<u64>,
     pub(crate) clock: Clock,
     pub(crate) write_mode: WriteMode,
+    /// How reads wait for blocks from peers.
+    pub(crate) wait: Wait,
     /// Open file descriptors, shared by clones of this handle.
     pub(crate) fds: Arc<FdTable>,
     /// Watchers of the metadata feed, shared by every handle on it.
@@ -109,31 +138,30 @@ impl Drive {
         options: DriveOptions,
     ) -> Result<Self> {
         let (key, fresh) = {
-            let feed = lock(&metadata);
+            let feed = metadata.lock();
             (*feed.key(), feed.is_empty() && feed.writable())
         };
         if fresh {
             // As JS `initialize()`: the content core is named after the metadata key.
             let content = store.get_by_name(format!("{}-content", key.to_hex()))?;
-            let content_key = *lock(&content).key();
+            let content_key = *content.lock().key();
             feeds::init_header(&metadata, &content_key)?;
         }
-        let content = match feeds::content_key(&metadata)? {
-            Some(content_key) => Some(store.get_by_key(&content_key)?),
-            None => None,
-        };
         let hub = WatchHub::for_feed(&metadata);
-        Ok(Drive {
+        let drive = Drive {
             store,
             metadata,
             key,
-            content,
+            content: Arc::default(),
             checkout: None,
             clock: options.clock,
             write_mode: options.write_mode,
+            wait: Wait(options.block_timeout),
             fds: Arc::default(),
             hub,
-        })
+        };
+        drive.load_content()?;
+        Ok(drive)
     }
 
     /// The metadata feed's public key: the drive's key.
@@ -148,12 +176,12 @@ impl Drive {
 
     /// The version: the metadata feed length (1 for an empty drive), or the checkout's.
     pub fn version(&self) -> u64 {
-        self.checkout.unwrap_or_else(|| lock(&self.metadata).len())
+        self.checkout.unwrap_or_else(|| self.metadata.lock().len())
     }
 
     /// Whether this handle can write: the live drive of a metadata feed we can sign.
     pub fn writable(&self) -> bool {
-        self.checkout.is_none() && lock(&self.metadata).writable()
+        self.checkout.is_none() && self.metadata.lock().writable()
     }
 
     /// The metadata feed.
@@ -163,7 +191,27 @@ impl Drive {
 
     /// The content feed, once the header naming it is stored locally.
     pub fn content_feed(&self) -> Option<&SharedFeed> {
-        self.content.as_ref()
+        self.content
+            .get()
+            .or_else(|| self.load_content().ok().flatten())
+    }
+
+    /// How long reads wait for blocks from peers (see [`DriveOptions::block_timeout`]).
+    pub fn block_timeout(&self) -> Option<Duration> {
+        self.wait.0
+    }
+
+    /// The content feed if the header is stored: opened from the store (which adds it to the
+    /// store's replication sessions) the first time.
+    pub(crate) fn load_content(&self) -> Result<Option<&SharedFeed>> {
+        if let Some(feed) = self.content.get() {
+            return Ok(Some(feed));
+        }
+        let Some(content_key) = feeds::content_key(&self.metadata)? else {
+            return Ok(None);
+        };
+        let feed = self.store.get_by_key(&content_key)?;
+        Ok(Some(self.content.get_or_init(|| feed)))
     }
 
     /// The corestore the drive (and its mounts) live in.
@@ -189,8 +237,19 @@ impl Drive {
         &self.clock
     }
 
+    /// The content feed; for a drive whose header has not arrived, waits for it as reads
+    /// wait for any block.
     pub(crate) fn content(&self) -> Result<&SharedFeed> {
-        self.content.as_ref().ok_or_else(|| Error::NotStored {
+        if let Some(feed) = self.load_content()? {
+            return Ok(feed);
+        }
+        if self.wait.applies(&self.metadata) {
+            self.wait.block(&self.metadata, 0)?;
+            if let Some(feed) = self.load_content()? {
+                return Ok(feed);
+            }
+        }
+        Err(Error::NotStored {
             feed: self.key.to_hex(),
             index: 0,
         })
@@ -215,6 +274,7 @@ impl Drive {
                 DriveOptions {
                     clock: self.clock.clone(),
                     write_mode: self.write_mode,
+                    block_timeout: self.wait.0,
                 },
             )?
         };
@@ -230,7 +290,7 @@ impl Drive {
     /// A trie get at this handle's version.
     pub(crate) fn trie_get(&self, key: &str, options: GetOptions) -> Result<Option<Node>> {
         let version = self.checkout;
-        with_trie(&self.metadata, |t| {
+        read_trie(&self.metadata, self.wait, |t| {
             let v = version.unwrap_or_else(|| t.version());
             t.checkout(v).get_with(key, options)
         })
@@ -239,7 +299,7 @@ impl Drive {
     /// A trie list at this handle's version.
     pub(crate) fn trie_list(&self, prefix: &str, options: IterOptions) -> Result<Vec<Node>> {
         let version = self.checkout;
-        with_trie(&self.metadata, |t| {
+        read_trie(&self.metadata, self.wait, |t| {
             let v = version.unwrap_or_else(|| t.version());
             t.checkout(v).list_with(prefix, options)
         })

@@ -9,7 +9,7 @@ use hypercore::{Feed, PublicKey};
 
 use crate::drive::{BLOCK_SIZE, Drive, WriteMode};
 use crate::error::{Error, Result};
-use crate::feeds::{feed_error, lock};
+use crate::feeds::feed_error;
 use crate::fs::Located;
 use crate::layout::{EXTENTS_KEY, Extent, Guard, Layout, Source, encode_record, stat_layout};
 use crate::path::fix_name;
@@ -82,7 +82,7 @@ impl Edit {
         let (owner, _) = drive.owner(&name)?;
         owner.ensure_writable()?;
         let feed = owner.content()?.clone();
-        let key = *lock(&feed).key();
+        let key = *feed.lock().key();
         Ok(Edit {
             drive: drive.clone(),
             name,
@@ -90,7 +90,7 @@ impl Edit {
             layout,
             pending: Vec::new(),
             dirty: false,
-            cache: BlockCache::new(feed, None),
+            cache: BlockCache::new(feed, None, crate::feeds::Wait(None)),
             key,
         })
     }
@@ -154,7 +154,7 @@ impl Edit {
     /// Appends waiting bytes early when that keeps the layout cheap to commit.
     fn spill(&mut self) -> Result<()> {
         let feed = self.cache.feed().clone();
-        let mut f = lock(&feed);
+        let mut f = feed.lock();
         match self.drive.write_mode {
             WriteMode::Extents => self.append_pending(&mut f)?,
             WriteMode::Compatible => {
@@ -364,7 +364,7 @@ impl Edit {
             return Ok(self.base.clone());
         }
         let feed = self.cache.feed().clone();
-        let mut f = lock(&feed);
+        let mut f = feed.lock();
         match self.drive.write_mode {
             WriteMode::Extents => {
                 self.append_pending(&mut f)?;

@@ -28,6 +28,8 @@ pub mod errno {
     pub const ENOTEMPTY: i32 = 39;
     /// Too many levels of symbolic links.
     pub const ELOOP: i32 = 40;
+    /// Timed out (a block did not arrive from peers in time).
+    pub const ETIMEDOUT: i32 = 110;
 }
 
 /// What went wrong in a drive operation.
@@ -64,14 +66,30 @@ pub enum Error {
     /// Symlinks that loop (ELOOP).
     #[error("too many levels of symbolic links at '{0}'")]
     SymlinkLoop(String),
-    /// A block this read needs is not stored locally: it would have to come from a peer, and
-    /// replication is not wired in yet (EAGAIN).
+    /// A block this read needs is not stored locally and the read does not wait for peers
+    /// (a feed we write, or [`crate::DriveOptions::block_timeout`] is `None`) (EAGAIN).
     #[error("block {index} of feed {feed} is not stored locally")]
     NotStored {
         /// Hex of the feed's public key.
         feed: String,
         /// The block.
         index: u64,
+    },
+    /// A block this read needs did not arrive from peers within the drive's block timeout
+    /// ([`crate::DriveOptions::block_timeout`]) (ETIMEDOUT).
+    #[error(
+        "block {index} of feed {feed} did not arrive from peers within {timeout:?}{}",
+        last_error_suffix(.last_peer_error)
+    )]
+    Timeout {
+        /// Hex of the feed's public key.
+        feed: String,
+        /// The block.
+        index: u64,
+        /// How long the read waited.
+        timeout: std::time::Duration,
+        /// Why the last peer of the feed was dropped, if one was.
+        last_peer_error: Option<String>,
     },
     /// A stored value that is not a valid Stat, Mount record or tag (EIO).
     #[error("corrupt {what} at '{path}': {reason}")]
@@ -115,6 +133,7 @@ impl Error {
             Error::SymlinkLoop(_) => errno::ELOOP,
             Error::CrossDevice(_) => errno::EXDEV,
             Error::NotStored { .. } => errno::EAGAIN,
+            Error::Timeout { .. } => errno::ETIMEDOUT,
             Error::Corrupt { .. }
             | Error::BadHeader(_)
             | Error::Trie(_)
@@ -138,6 +157,7 @@ impl Error {
             errno::ELOOP => "ELOOP",
             errno::EXDEV => "EXDEV",
             errno::EAGAIN => "EAGAIN",
+            errno::ETIMEDOUT => "ETIMEDOUT",
             _ => "EIO",
         }
     }
@@ -167,10 +187,17 @@ impl From<Error> for std::io::Error {
             errno::EACCES => std::io::ErrorKind::PermissionDenied,
             errno::EINVAL => std::io::ErrorKind::InvalidInput,
             errno::EAGAIN => std::io::ErrorKind::WouldBlock,
+            errno::ETIMEDOUT => std::io::ErrorKind::TimedOut,
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)
     }
+}
+
+fn last_error_suffix(e: &Option<String>) -> String {
+    e.as_ref()
+        .map(|e| format!(" (last peer error: {e})"))
+        .unwrap_or_default()
 }
 
 /// Result of a drive operation.

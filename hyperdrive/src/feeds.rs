@@ -1,22 +1,27 @@
-//! Access to the corestore's shared feeds: the metadata trie and content reads and appends.
+//! Access to the corestore's shared feeds: the metadata trie, content reads and appends, and
+//! waiting for blocks that peers have not sent yet.
 //!
-//! `hypertrie::Hypertrie` owns its `Feed`, while the corestore hands out
-//! `Arc<Mutex<Feed>>` handles. Until the trie crate can run over a shared handle, each trie
-//! operation locks the feed, moves it out of the mutex (leaving an empty read-only
-//! placeholder with the same key), wraps it in a `Hypertrie` for the duration of the call and
-//! moves it back. The lock is held throughout, so nobody ever sees the placeholder; the price
-//! is a cold node cache and one header read per operation.
+//! A feed is a [`SharedFeed`] (the feed and its replicator behind one mutex), shared with the
+//! corestore and its replication sessions. The trie runs over the locked feed for one
+//! operation at a time ([`Hypertrie::over`]); its node cache and header live in a
+//! [`TrieState`] kept per metadata feed for as long as the feed is loaded, so every handle on
+//! a drive, and every lookup through a mount, shares one warm cache.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use corestore::{BoxStorage, SharedFeed};
-use hypercore::{Feed, MemoryStorage, PublicKey};
-use hypertrie::{Header, Hypertrie, OpenOptions};
+use hypercore::replicate::{ReplicateError, WeakSharedFeed};
+use hypercore::{Feed, PublicKey};
+use hypertrie::{Header, Hypertrie, TrieState};
 
 use crate::error::{Error, Result};
 
 /// Header subtype of a drive's metadata trie.
 pub(crate) const SUBTYPE: &str = "hyperdrive";
+
+/// The trie over a locked metadata feed, for one operation.
+pub(crate) type Trie<'a> = Hypertrie<BoxStorage, &'a mut Feed<BoxStorage>>;
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -46,32 +51,111 @@ pub(crate) fn trie_error(key: &PublicKey, e: hypertrie::Error) -> Error {
     }
 }
 
-/// Runs `f` over the trie in `feed`. The header must already be there (see [`init_header`]).
+/// Trie states by metadata feed (by identity: two stores in one process may load the same
+/// key). Entries go when their feed is dropped.
+type StateEntry = (WeakSharedFeed<BoxStorage>, Arc<Mutex<TrieState>>);
+static STATES: Mutex<Vec<StateEntry>> = Mutex::new(Vec::new());
+
+fn trie_state(feed: &SharedFeed) -> Arc<Mutex<TrieState>> {
+    let mut states = lock(&STATES);
+    states.retain(|(f, _)| !f.is_dropped());
+    for (f, state) in states.iter() {
+        if f.upgrade().is_some_and(|f| SharedFeed::ptr_eq(&f, feed)) {
+            return Arc::clone(state);
+        }
+    }
+    let state = Arc::new(Mutex::new(TrieState::default()));
+    states.push((feed.downgrade(), Arc::clone(&state)));
+    state
+}
+
+/// One attempt of `f` over the trie in `feed`: a missing header is `NotStored(0)`.
+fn attempt<R>(
+    feed: &SharedFeed,
+    f: impl FnOnce(&mut Trie<'_>) -> Result<R, hypertrie::Error>,
+) -> Result<R, hypertrie::Error> {
+    let state = trie_state(feed);
+    // Lock order everywhere: trie state, then the feed.
+    let mut state = lock(&state);
+    let mut guard = feed.lock();
+    if !guard.has(0) {
+        return Err(hypertrie::Error::NotStored(0));
+    }
+    let mut trie = Hypertrie::over(&mut guard, std::mem::take(&mut *state))?;
+    let out = f(&mut trie);
+    *state = trie.into_state();
+    out
+}
+
+/// Runs `f` over the trie in `feed` once; a block that is not stored is [`Error::NotStored`].
+/// For writes (which never wait) and for watchers.
 pub(crate) fn with_trie<R>(
     feed: &SharedFeed,
-    f: impl FnOnce(&mut Hypertrie<BoxStorage>) -> Result<R, hypertrie::Error>,
+    f: impl FnOnce(&mut Trie<'_>) -> Result<R, hypertrie::Error>,
 ) -> Result<R> {
-    let mut guard = lock(feed);
-    let key = *guard.key();
-    // Check the header first: the only way `open_with` can then fail is an I/O error reading
-    // block 0 again, which is the one case that would lose the feed from the store.
-    if !guard.has(0) {
-        return Err(Error::NotStored {
-            feed: key.to_hex(),
-            index: 0,
-        });
+    attempt(feed, f).map_err(|e| trie_error(feed.key(), e))
+}
+
+/// Runs the read `f` over the trie in `feed`. When a node it needs is not stored and `wait`
+/// says so, waits for the block from peers and runs `f` again (the nodes it read before are
+/// in the cache by then, so a walk costs one wait per missing block).
+pub(crate) fn read_trie<R>(
+    feed: &SharedFeed,
+    wait: Wait,
+    mut f: impl FnMut(&mut Trie<'_>) -> Result<R, hypertrie::Error>,
+) -> Result<R> {
+    loop {
+        match attempt(feed, &mut f) {
+            Err(hypertrie::Error::NotStored(index)) if wait.applies(feed) => {
+                wait.block(feed, index)?;
+            }
+            other => return other.map_err(|e| trie_error(feed.key(), e)),
+        }
     }
-    read_header(&mut guard)?;
-    let placeholder: Feed<BoxStorage> = Feed::builder(Box::new(MemoryStorage::new()) as BoxStorage)
-        .key(key)
-        .open()
-        .map_err(|e| feed_error(&key, e))?;
-    let real = std::mem::replace(&mut *guard, placeholder);
-    let mut trie =
-        Hypertrie::open_with(real, OpenOptions::default()).map_err(|e| trie_error(&key, e))?;
-    let out = f(&mut trie);
-    *guard = trie.into_feed();
-    out.map_err(|e| trie_error(&key, e))
+}
+
+/// Whether and how long reads wait for blocks that peers have not sent yet.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wait(pub(crate) Option<Duration>);
+
+impl Wait {
+    /// Waiting is for feeds someone else writes: a block missing from a feed we write will not
+    /// come from a peer.
+    pub(crate) fn applies(self, feed: &SharedFeed) -> bool {
+        self.0.is_some() && !feed.lock().writable()
+    }
+
+    /// Waits for block `index` of `feed` (asking peers for it); on timeout a clear error.
+    pub(crate) fn block(self, feed: &SharedFeed, index: u64) -> Result<()> {
+        let timeout = self.0.unwrap_or_default();
+        match feed.get_blocking(index, timeout) {
+            Ok(_) => Ok(()),
+            Err(ReplicateError::GetTimeout {
+                last_peer_error, ..
+            }) => Err(Error::Timeout {
+                feed: feed.key().to_hex(),
+                index,
+                timeout,
+                last_peer_error,
+            }),
+            Err(ReplicateError::Feed(e)) => Err(feed_error(feed.key(), e)),
+            Err(other) => Err(Error::Task(other.to_string())),
+        }
+    }
+
+    /// Runs `f`, waiting for the block and running it again while it fails because a block
+    /// of `feed` is not stored.
+    pub(crate) fn retry<R>(self, feed: &SharedFeed, mut f: impl FnMut() -> Result<R>) -> Result<R> {
+        let hex = feed.key().to_hex();
+        loop {
+            match f() {
+                Err(Error::NotStored { feed: k, index }) if k == hex && self.applies(feed) => {
+                    self.block(feed, index)?;
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 /// Reads and checks block 0.
@@ -87,7 +171,7 @@ pub(crate) fn read_header(feed: &mut Feed<BoxStorage>) -> Result<Header> {
 
 /// Writes the drive header (content key, subtype `hyperdrive`) into an empty writable feed.
 pub(crate) fn init_header(feed: &SharedFeed, content_key: &PublicKey) -> Result<()> {
-    let mut guard = lock(feed);
+    let mut guard = feed.lock();
     let key = *guard.key();
     if guard.is_empty() && guard.writable() {
         let header = Header::new(Some(content_key.0.to_vec()), Some(SUBTYPE.to_owned()));
@@ -100,7 +184,7 @@ pub(crate) fn init_header(feed: &SharedFeed, content_key: &PublicKey) -> Result<
 
 /// The content key in a drive's header, once block 0 is stored.
 pub(crate) fn content_key(feed: &SharedFeed) -> Result<Option<PublicKey>> {
-    let mut guard = lock(feed);
+    let mut guard = feed.lock();
     if !guard.has(0) {
         return Ok(None);
     }

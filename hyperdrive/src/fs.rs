@@ -1,13 +1,11 @@
 //! The filesystem operations of [`Drive`]: stat, read, write, directories, links, metadata.
 
-use std::sync::Arc;
-
 use hypercore::PublicKey;
 use hypertrie::{BatchOp, PutOptions};
 
 use crate::drive::{BLOCK_SIZE, Drive};
 use crate::error::{Error, Result};
-use crate::feeds::{append_content, lock, with_trie};
+use crate::feeds::{append_content, with_trie};
 use crate::mount_record::{MOUNT_FLAG, MOUNT_PREFIX, MountRecord};
 use crate::path::{dirname, fix_name, join, resolve, trie_key, unixify};
 use crate::resolve::{Found, path_to_mount};
@@ -261,9 +259,9 @@ impl Drive {
         };
         let (owner, _) = self.owner(&target)?;
         owner.ensure_writable()?;
-        let content = Arc::clone(owner.content()?);
+        let content = owner.content()?.clone();
         // Held until the Stat is in: one writer per content feed, as JS's content lock.
-        let mut feed = lock(&content);
+        let mut feed = content.lock();
         let offset = feed.len();
         let byte_offset = feed.byte_len();
         for chunks in appends {
@@ -318,7 +316,7 @@ impl Drive {
             return Err(Error::AlreadyExists(name.to_owned()));
         }
         let (owner, _) = self.owner(name)?;
-        let feed = lock(owner.content()?);
+        let feed = owner.content()?.lock();
         Ok((feed.len(), feed.byte_len()))
     }
 
@@ -521,7 +519,7 @@ impl Drive {
         };
         if options.hypercore {
             let core = self.store.get_by_key(key)?;
-            let core = lock(&core);
+            let core = core.lock();
             stat.mode = Stat::file_mode(0);
             stat.size = core.byte_len();
             stat.blocks = core.len();

@@ -34,9 +34,12 @@
 //!   stored), [`Drive::file_stats`] and [`Drive::stats`].
 //! - [`AsyncDrive`]: the tokio surface, with [`AsyncFileReader`] (AsyncRead + AsyncSeek) and
 //!   [`AsyncFileWriter`] (AsyncWrite).
+//! - Replication (next section): [`AsyncDrive::replicate`] over any tokio transport,
+//!   [`AsyncDrive::download_all`] ([`CloneReport`]), reads that wait for blocks from peers
+//!   ([`DriveOptions::block_timeout`], [`Error::Timeout`]).
 //! - [`Error::errno`] gives each error its POSIX number (ENOENT, EEXIST, ENOTDIR, EISDIR,
-//!   ENOTEMPTY, EACCES, EINVAL, …); a block that is not stored locally is
-//!   [`Error::NotStored`] (EAGAIN) until replication fetches it.
+//!   ENOTEMPTY, EACCES, EINVAL, ETIMEDOUT, …); a block that is not stored locally and that a
+//!   read does not wait for is [`Error::NotStored`] (EAGAIN).
 //! - [`Clock`] makes Stat times an input.
 //!
 //! # Example
@@ -106,14 +109,43 @@
 //!   extents make the commit rewrite the file as one run, which bounds the Stat at a few KiB.
 //!   In this mode [`Drive::truncate`] also trims or extends without copying.
 //!
+//! # Replication
+//! A drive replicates through its corestore, as Node's does: [`AsyncDrive::replicate`] runs
+//! [`corestore::Corestore::replicate`] (every loaded core on one hypercore-protocol session,
+//! cores loaded later joining it, cores the peer opens served only if the store holds them)
+//! and, for a drive whose header has not arrived, fetches block 0 and opens the content feed
+//! it names, so that feed joins the session; when a peer announces a longer metadata feed it
+//! fetches the newest block (the signed length, as JS's `update`) and tells the drive's
+//! watchers. Mounted drives join when a read crosses the mount
+//! (the mount's drive is opened from the store). Replication is sparse: blocks move when a
+//! read waits for them, or for everything with [`AsyncDrive::download_all`] (metadata, then
+//! content up to every block peers announce and every Stat points at, then every mounted
+//! drive and hypercore, recursively).
+//!
+//! Reads of a feed this store does not write wait for missing blocks (trie nodes, the header,
+//! content blocks, the tree nodes a byte seek walks) for [`DriveOptions::block_timeout`]
+//! (default 30 s), then fail with [`Error::Timeout`] (ETIMEDOUT) naming the feed, the block
+//! and the last peer error; `None` fails at once with [`Error::NotStored`]. The synchronous
+//! [`Drive`] blocks its thread ([`hypercore::replicate::SharedFeed::get_blocking`]);
+//! [`AsyncDrive`] runs those calls on the blocking pool, and [`AsyncFileReader`] waits for a
+//! block there between polls. The trie runs over the shared feed with one node cache per
+//! metadata feed, kept across operations and handles (see `feeds.rs`).
+//!
+//! Tests: `cargo test -p hyperdrive --test replicate` (ddrive to ddrive over an in-memory
+//! pipe and TCP on 127.0.0.1, both roles, timeouts), and `cargo test -p ddrive-tests
+//! --features interop --test interop_replication` (Node hyperdrive@10 over TCP, both roles,
+//! both directions: 1,000 files, a 20 MiB file and a mount).
+//!
 //! # What is left
-//! - Replication: reads of blocks that are not stored return [`Error::NotStored`];
-//!   [`Drive::download`] reports the ranges (replication will fetch them), and replication
-//!   must call [`Drive::notify_watchers`] after storing metadata blocks from a peer.
-//! - Performance: the trie runs over the corestore's shared feed handles by moving the feed
-//!   out of its mutex for each operation (see `feeds.rs`), so every operation starts with a
-//!   cold node cache; fine for correctness, not for the benchmark targets. A directory rename
-//!   holds every moved node in memory for the batch.
+//! - Replication: no `hypertrie` get extension and no feed/stream extension messages from the
+//!   drive (the session supports them); a sparse byte seek on a replica fetches whole blocks to
+//!   learn the tree (one per tree level at worst) instead of asking with `bytes` requests; a
+//!   read that times out leaves its block wanted (hypercore's `SharedFeed` has no cancel for
+//!   it); only the drive [`AsyncDrive::replicate`] was called on follows a writer's new
+//!   versions and notifies its watchers (drives reached through its mounts are read at the
+//!   length they have); [`AsyncDrive::download_all`] re-checks the peers' announced lengths
+//!   every 200 ms while it waits.
+//! - Performance: a directory rename holds every moved node in memory for the batch.
 //! - Watchers see mounts present when the watch starts (as JS); a watch does not follow
 //!   symlinks. Two writable descriptors on one file: the last commit wins (as JS).
 //! - A descriptor's buffered edits that cannot be spilled without breaking the run
@@ -152,6 +184,7 @@ mod proto;
 mod readdir;
 mod reader;
 mod rename;
+mod replicate;
 mod resolve;
 mod stat;
 mod watch;
@@ -162,7 +195,7 @@ pub use crate::{
     clock::Clock,
     diff::{DiffEntry, DiffKind},
     download::{BlockRange, Download},
-    drive::{BLOCK_SIZE, Drive, DriveOptions, WriteMode},
+    drive::{BLOCK_SIZE, DEFAULT_BLOCK_TIMEOUT, Drive, DriveOptions, WriteMode},
     error::{Error, Result, errno},
     fd::{flags, parse_flags},
     fs::{FileStats, MountEntry, MountOptions, WriteOptions},
@@ -170,6 +203,7 @@ pub use crate::{
     mount_record::MountRecord,
     readdir::{DirEntry, ReaddirOptions},
     reader::FileReader,
+    replicate::CloneReport,
     stat::{Metadata, Stat, StatMount, mode},
     watch::{WatchEvent, Watcher},
     writer::FileWriter,

@@ -7,7 +7,7 @@ use hypercore::PublicKey;
 
 use crate::drive::Drive;
 use crate::error::{Error, Result};
-use crate::feeds::{feed_error, lock};
+use crate::feeds::{Wait, feed_error};
 use crate::layout::{Extent, Layout, Source, stat_layout};
 use crate::path::fix_name;
 use crate::stat::Stat;
@@ -19,23 +19,54 @@ pub(crate) struct BlockCache {
     key: PublicKey,
     /// Blocks a contiguous file may touch: reading past them means a corrupt Stat.
     limit: Option<u64>,
+    /// The file's first block, when it is one run: what to fetch first from a replica that
+    /// does not know the feed's length yet.
+    start: Option<u64>,
     /// The block last read: (feed byte start, bytes).
     cached: Option<(u64, Vec<u8>)>,
+    /// Whether reads wait for blocks from peers.
+    wait: Wait,
 }
 
 impl BlockCache {
-    pub(crate) fn new(feed: SharedFeed, limit: Option<u64>) -> Self {
-        let key = *lock(&feed).key();
+    pub(crate) fn new(feed: SharedFeed, run: Option<(u64, u64)>, wait: Wait) -> Self {
+        let key = *feed.key();
         BlockCache {
             feed,
             key,
-            limit,
+            limit: run.map(|(offset, blocks)| offset + blocks),
+            start: run.map(|(offset, _)| offset),
             cached: None,
+            wait,
         }
     }
 
     pub(crate) fn feed(&self) -> &SharedFeed {
         &self.feed
+    }
+
+    /// The block holding feed byte `target`, and where in it the byte is.
+    fn load(&self, target: u64) -> Result<(u64, Vec<u8>)> {
+        let mut feed = self.feed.lock();
+        let key = self.key;
+        if target >= feed.byte_len() && !feed.writable() {
+            // A replica learns the feed's length (and the tree to seek in) with its first
+            // block: fetch the file's first block, or the next one.
+            return Err(Error::NotStored {
+                feed: key.to_hex(),
+                index: self.start.unwrap_or(0).max(feed.len()),
+            });
+        }
+        let (index, within) = feed.seek(target).map_err(|e| feed_error(&key, e))?;
+        if self.limit.is_some_and(|end| index >= end) || index >= feed.len() {
+            return Err(Error::Corrupt {
+                what: "stat",
+                path: String::new(),
+                reason: "size runs past the file's blocks",
+            });
+        }
+        let bytes = feed.get(index).map_err(|e| feed_error(&key, e))?;
+        Ok((within, bytes))
     }
 
     /// Copies bytes from feed byte `target` on, up to the end of its block or of `out`.
@@ -45,17 +76,9 @@ impl BlockCache {
             .as_ref()
             .is_some_and(|(start, bytes)| target >= *start && target < *start + bytes.len() as u64);
         if !hit {
-            let mut feed = lock(&self.feed);
-            let key = self.key;
-            let (index, within) = feed.seek(target).map_err(|e| feed_error(&key, e))?;
-            if self.limit.is_some_and(|end| index >= end) || index >= feed.len() {
-                return Err(Error::Corrupt {
-                    what: "stat",
-                    path: String::new(),
-                    reason: "size runs past the file's blocks",
-                });
-            }
-            let bytes = feed.get(index).map_err(|e| feed_error(&key, e))?;
+            // A sparse replica may lack the tree nodes a seek walks as well as the block: each
+            // wait brings a block with its proof, so the seek gets further every round.
+            let (within, bytes) = self.wait.retry(&self.feed, || self.load(target))?;
             self.cached = Some((target - within, bytes));
         }
         let Some((start, bytes)) = &self.cached else {
@@ -120,9 +143,14 @@ pub struct FileReader {
 }
 
 impl FileReader {
-    pub(crate) fn new(feed: SharedFeed, layout: &Layout, run: Option<(u64, u64)>) -> Self {
+    pub(crate) fn new(
+        feed: SharedFeed,
+        layout: &Layout,
+        run: Option<(u64, u64)>,
+        wait: Wait,
+    ) -> Self {
         FileReader {
-            cache: BlockCache::new(feed, run.map(|(offset, blocks)| offset + blocks)),
+            cache: BlockCache::new(feed, run, wait),
             extents: layout.positioned(),
             run,
             size: layout.size(),
@@ -143,6 +171,20 @@ impl FileReader {
     /// Reads up to `buf.len()` bytes at `pos` (no position change); 0 at the end.
     pub fn read_at(&mut self, pos: u64, buf: &mut [u8]) -> Result<usize> {
         read_extents(&self.extents, &[], &mut self.cache, pos, buf)
+    }
+
+    /// [`read_at`](Self::read_at) that never waits for peers: a missing block is
+    /// [`Error::NotStored`] (async readers wait for it off the runtime's threads).
+    pub(crate) fn read_at_now(&mut self, pos: u64, buf: &mut [u8]) -> Result<usize> {
+        let wait = std::mem::replace(&mut self.cache.wait, Wait(None));
+        let out = self.read_at(pos, buf);
+        self.cache.wait = wait;
+        out
+    }
+
+    /// The feed the file's blocks are in, and how reads wait for them.
+    pub(crate) fn source(&self) -> (&SharedFeed, Wait) {
+        (&self.cache.feed, self.cache.wait)
     }
 
     /// Appends bytes `start..end` (clamped to the file) to `out`.
@@ -185,13 +227,19 @@ impl FileReader {
         };
         let mut out = Vec::new();
         let mut total = 0u64;
-        let mut feed = lock(self.cache.feed());
+        let feed = self.cache.feed();
         let key = *feed.key();
+        if self.cache.wait.applies(feed) {
+            // One request per missing block up front, instead of one round trip each below.
+            feed.download(offset, Some(offset + blocks));
+        }
         for index in offset..offset + blocks {
             if total >= limit {
                 break;
             }
-            let mut block = feed.get(index).map_err(|e| feed_error(&key, e))?;
+            let mut block = self.cache.wait.retry(feed, || {
+                feed.lock().get(index).map_err(|e| feed_error(&key, e))
+            })?;
             let room = usize::try_from(limit - total).unwrap_or(usize::MAX);
             block.truncate(room);
             total += block.len() as u64;
@@ -236,7 +284,7 @@ impl Drive {
             // As JS: the mounted core is read from block 0 to its current length.
             let feed = self.store.get_by_key(&PublicKey(m.key))?;
             let (blocks, size) = {
-                let f = lock(&feed);
+                let f = feed.lock();
                 (f.len(), f.byte_len())
             };
             let run = Extent {
@@ -247,6 +295,7 @@ impl Drive {
                 feed,
                 &Layout::from_extents([run]),
                 Some((0, blocks)),
+                self.wait,
             ));
         }
         let holder = located.found.as_ref().map_or(self, |f| &f.drive);
@@ -257,6 +306,6 @@ impl Drive {
             reason,
         })?;
         let run = (!extents).then_some((stat.offset, stat.blocks));
-        Ok(FileReader::new(feed, &layout, run))
+        Ok(FileReader::new(feed, &layout, run, self.wait))
     }
 }

@@ -54,7 +54,7 @@ impl std::fmt::Debug for WatchHub {
 }
 
 type HubEntry = (
-    Weak<Mutex<hypercore::Feed<corestore::BoxStorage>>>,
+    hypercore::replicate::WeakSharedFeed<corestore::BoxStorage>,
     Weak<WatchHub>,
 );
 
@@ -67,16 +67,16 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 impl WatchHub {
     pub(crate) fn for_feed(feed: &SharedFeed) -> Arc<WatchHub> {
         let mut hubs = lock(&HUBS);
-        hubs.retain(|(f, h)| f.strong_count() > 0 && h.strong_count() > 0);
+        hubs.retain(|(f, h)| !f.is_dropped() && h.strong_count() > 0);
         for (f, h) in hubs.iter() {
             if let (Some(f), Some(h)) = (f.upgrade(), h.upgrade())
-                && Arc::ptr_eq(&f, feed)
+                && SharedFeed::ptr_eq(&f, feed)
             {
                 return h;
             }
         }
         let hub = Arc::new(WatchHub::default());
-        hubs.push((Arc::downgrade(feed), Arc::downgrade(&hub)));
+        hubs.push((feed.downgrade(), Arc::downgrade(&hub)));
         hub
     }
 
@@ -85,7 +85,7 @@ impl WatchHub {
         let mut watchers = lock(&self.watchers);
         watchers.retain(|w| !w.tx.is_closed());
         for w in watchers.iter_mut() {
-            let version = lock(&w.feed).len();
+            let version = w.feed.lock().len();
             if version <= w.seen {
                 continue;
             }
@@ -175,10 +175,10 @@ impl Drive {
             return Ok(());
         }
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let seen = lock(&self.metadata).len();
+        let seen = self.metadata.lock().len();
         lock(&self.hub.watchers).push(Registration {
             id,
-            feed: Arc::clone(&self.metadata),
+            feed: self.metadata.clone(),
             key: self.key,
             prefix: prefix.to_owned(),
             seen,

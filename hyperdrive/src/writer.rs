@@ -6,7 +6,7 @@ use corestore::SharedFeed;
 
 use crate::drive::{BLOCK_SIZE, Drive};
 use crate::error::{Error, Result};
-use crate::feeds::{append_content, lock};
+use crate::feeds::append_content;
 use crate::fs::WriteOptions;
 use crate::path::fix_name;
 use crate::stat::Stat;
@@ -55,7 +55,7 @@ impl FileWriter {
     }
 
     fn flush_block(&mut self) -> Result<()> {
-        let mut feed = lock(&self.feed);
+        let mut feed = self.feed.lock();
         match self.start {
             None => self.start = Some((feed.len(), feed.byte_len())),
             Some(_) if feed.len() != self.next => {
@@ -77,7 +77,7 @@ impl FileWriter {
         if !self.buf.is_empty() {
             self.flush_block()?;
         }
-        let feed = lock(&self.feed);
+        let feed = self.feed.lock();
         let (offset, byte_offset) = self.start.unwrap_or((feed.len(), feed.byte_len()));
         let (end, byte_end) = if self.start.is_some() {
             (self.next, feed.byte_len())

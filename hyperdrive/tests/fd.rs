@@ -148,7 +148,7 @@ fn a_streamed_write_through_a_descriptor_appends_in_blocks() -> Result<()> {
     assert_eq!(stat.blocks, 4);
     assert!(!d.has_extents("/big")?);
     assert_eq!(
-        d.content_feed().unwrap().lock().unwrap().byte_len(),
+        d.content_feed().unwrap().lock().byte_len(),
         1_200_000,
         "nothing rewritten"
     );

@@ -25,16 +25,14 @@ fn content_feed(d: &Drive) -> Result<&corestore::SharedFeed> {
 fn content_bytes(d: &Drive) -> u64 {
     content_feed(d)
         .ok()
-        .and_then(|f| f.lock().ok().map(|f| f.byte_len()))
+        .map(|f| f.lock().byte_len())
         .unwrap_or(0)
 }
 
 /// What Node's `readFile` returns for a Stat: the whole blocks `[offset, offset + blocks)`
 /// of the content feed, concatenated (it ignores `byteOffset` and `size` without a range).
 fn node_read(d: &Drive, stat: &Stat) -> Result<Vec<u8>> {
-    let mut feed = content_feed(d)?
-        .lock()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut feed = content_feed(d)?.lock();
     let mut out = Vec::new();
     for i in stat.offset..stat.offset + stat.blocks {
         out.extend(feed.get(i)?);

@@ -31,10 +31,7 @@ fn tree(drive: &Drive) -> Result<Tree> {
 }
 
 fn signed(drive: &Drive, version: u64) -> Result<bool> {
-    let mut feed = drive
-        .metadata_feed()
-        .lock()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut feed = drive.metadata_feed().lock();
     Ok(feed.signature(version - 1)?.0 == version)
 }
 

@@ -109,7 +109,7 @@ fn replay_node_drive() -> Result<()> {
     let mut step = 0;
     let mut check = |what: &str| {
         let op = &ops[step];
-        let content_len = content.lock().unwrap().len();
+        let content_len = content.lock().len();
         assert_eq!(
             drive.version(),
             op["version"].as_u64().unwrap(),
@@ -162,9 +162,8 @@ fn replay_node_drive() -> Result<()> {
     let plain = store.get_by_name("plain-core")?;
     plain
         .lock()
-        .unwrap()
         .append_batch(&[b"core block 0".as_slice(), b"core block 1".as_slice()])?;
-    let plain_key = *plain.lock().unwrap().key();
+    let plain_key = *plain.lock().key();
     drive.mount(
         "/core-mount",
         &plain_key,
@@ -188,7 +187,7 @@ fn replay_node_drive() -> Result<()> {
     // Every metadata block, byte for byte.
     {
         let meta = drive.metadata_feed().clone();
-        let mut meta = meta.lock().unwrap();
+        let mut meta = meta.lock();
         for block in v["metadata"]["blocks"].as_array().context("blocks")? {
             let seq = block["seq"].as_u64().unwrap();
             assert_eq!(

@@ -97,7 +97,7 @@ fn download_and_stats_report_what_is_stored() -> Result<()> {
     assert!(dl.is_complete());
     let a = dl.ranges.iter().find(|r| r.path == "/dir/a").unwrap();
     assert_eq!((a.start, a.end), (0, 2));
-    assert_eq!(a.feed, *d.content_feed().unwrap().lock().unwrap().key());
+    assert_eq!(a.feed, *d.content_feed().unwrap().lock().key());
 
     let one = d.download("/top")?;
     assert_eq!(one.ranges.len(), 1);

@@ -17,6 +17,10 @@
 //!   node over, so the same code runs over a sparse feed whose blocks come from peers.
 //!   [`Hypertrie`] drives them (and the writes) over the local feed through a bounded node
 //!   cache.
+//! - A trie can own its feed ([`Hypertrie::open`]) or borrow it for one call
+//!   ([`Hypertrie::over`], `Hypertrie<S, &mut Feed<S>>`) from a handle that shares the feed,
+//!   such as a replicated feed behind a mutex; a [`TrieState`] carries the node cache and
+//!   header from one call to the next ([`Hypertrie::into_state`]).
 //!
 //! # Example
 //! ```
