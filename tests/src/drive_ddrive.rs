@@ -288,13 +288,7 @@ pub fn dump(dir: &Path, drives: &[String], query: &Query) -> Result<Value> {
     out["key"] = json!(d.key().to_hex());
     out["writable"] = json!(d.writable());
     let content = d.content_feed().context("no content feed")?;
-    out["contentKey"] = json!(
-        content
-            .lock()
-            .map_err(|_| anyhow::anyhow!("content feed lock poisoned"))?
-            .key()
-            .to_hex()
-    );
+    out["contentKey"] = json!(content.lock().key().to_hex());
     out["tags"] = d
         .tags()?
         .into_iter()

@@ -14,6 +14,7 @@ pub mod drive_script;
 pub mod files;
 pub mod js_tool;
 mod node;
+pub mod replication;
 mod seed;
 pub mod store_script;
 pub mod trie_script;

@@ -171,9 +171,7 @@ fn get_core(store: &Corestore, via: &Via) -> Result<SharedFeed> {
 }
 
 fn report(feed: &SharedFeed) -> Result<CoreReport> {
-    let mut feed = feed
-        .lock()
-        .map_err(|_| anyhow::anyhow!("feed lock poisoned"))?;
+    let mut feed = feed.lock();
     let audit = feed.audit()?;
     let mut blocks = Vec::new();
     for i in 0..feed.len() {
@@ -205,9 +203,7 @@ pub fn visit(dir: &Path, entries: &[Entry]) -> Result<Vec<CoreReport>> {
     for (i, e) in entries.iter().enumerate() {
         let feed = get_core(&store, &e.via).with_context(|| format!("entry {i}: {:?}", e.via))?;
         {
-            let mut f = feed
-                .lock()
-                .map_err(|_| anyhow::anyhow!("feed lock poisoned"))?;
+            let mut f = feed.lock();
             for batch in &e.batches {
                 f.append_batch(&batch.blocks())?;
             }

@@ -1,5 +1,5 @@
-//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [--rounds N] [--quick]`: our
-//! benchmarks beside Node's anchors (`shared/bench/js`), in one invocation, so both sides see
+//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [--rounds N]
+//! [--quick]`: our benchmarks beside Node's anchors (`shared/bench/js`), in one invocation, so both sides see
 //! the same machine at the same time (`--quick`: scaled-down workloads where a module has
 //! them, for a smoke run). Each prints a table (medians over the rounds, with min-max) and one
 //! JSON line of ratios (ddrive / Node) and raw medians.
@@ -8,6 +8,7 @@ mod common;
 mod hypercore;
 mod hyperdrive;
 mod hypertrie;
+mod replication;
 
 use anyhow::{Context, Result, bail};
 
@@ -37,7 +38,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "hypercore" => hypercore::run(rounds)?,
             "hypertrie" => hypertrie::run(rounds)?,
             "hyperdrive" => hyperdrive::run(rounds, quick)?,
-            other => bail!("unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive"),
+            "replication" => replication::run(rounds, quick)?,
+            other => bail!(
+                "unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive, replication"
+            ),
         }
     }
     Ok(())
