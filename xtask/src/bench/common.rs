@@ -108,7 +108,9 @@ pub(crate) fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The numbers of the last JSON object line of `stdout` (what every benchmark script prints).
+/// The numbers of the last JSON object line of `stdout` (what every benchmark script prints),
+/// nested objects flattened to `outer.inner` keys (`bench-open.js` nests its cold and warm
+/// medians) and booleans as 0/1; strings and nulls are skipped.
 pub(crate) fn parse_last_line(stdout: &str) -> Result<Figures> {
     let line = stdout
         .lines()
@@ -117,11 +119,36 @@ pub(crate) fn parse_last_line(stdout: &str) -> Result<Figures> {
         .with_context(|| format!("no JSON line in output:\n{stdout}"))?;
     let value: serde_json::Value =
         serde_json::from_str(line).with_context(|| format!("parsing {line}"))?;
-    let object = value.as_object().context("not a JSON object")?;
-    Ok(object
-        .iter()
-        .filter_map(|(k, v)| v.as_f64().map(|n| (k.clone(), n)))
-        .collect())
+    if !value.is_object() {
+        bail!("not a JSON object: {line}");
+    }
+    let mut out = Figures::new();
+    flatten("", &value, &mut out);
+    Ok(out)
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Figures) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::Number(n) => {
+            if let Some(x) = n.as_f64() {
+                out.insert(prefix.to_owned(), x);
+            }
+        }
+        serde_json::Value::Bool(b) => {
+            out.insert(prefix.to_owned(), f64::from(u8::from(*b)));
+        }
+        _ => {}
+    }
 }
 
 /// Median, min and max of one figure over the rounds.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::common::{
     Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, node_version, num,
@@ -93,7 +93,7 @@ pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
             .env("NODE_PATH", &node_modules)
             .env("BENCH_DIR", &node_cache)
             .env("OPEN_SEED", seed.to_string());
-        flatten_last_line(&output(&mut cmd)?)
+        parse_last_line(&output(&mut cmd)?)
     };
 
     // Build (or find) both many-file drives before any timing.
@@ -109,7 +109,7 @@ pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
             "1024".into(),
             "100".into(),
         ]);
-        flatten_last_line(&output(&mut cmd)?)?
+        parse_last_line(&output(&mut cmd)?)?
     };
     let mut node_setup_cmd = Command::new("node");
     node_setup_cmd
@@ -251,45 +251,6 @@ impl Mulberry32 {
         t = (t ^ (t >> 15)).wrapping_mul(t | 1);
         t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
         f64::from(t ^ (t >> 14)) / 4_294_967_296.0
-    }
-}
-
-/// The last JSON line of `stdout` with nested objects flattened to `outer.inner` keys and
-/// booleans as 0/1 (`bench-open.js` nests its cold and warm medians).
-fn flatten_last_line(stdout: &str) -> Result<Figures> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .with_context(|| format!("no JSON line in output:\n{stdout}"))?;
-    let value: serde_json::Value =
-        serde_json::from_str(line).with_context(|| format!("parsing {line}"))?;
-    let mut out = Figures::new();
-    flatten("", &value, &mut out);
-    Ok(out)
-}
-
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Figures) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        serde_json::Value::Number(n) => {
-            if let Some(x) = n.as_f64() {
-                out.insert(prefix.to_owned(), x);
-            }
-        }
-        serde_json::Value::Bool(b) => {
-            out.insert(prefix.to_owned(), f64::from(u8::from(*b)));
-        }
-        _ => {}
     }
 }
 
@@ -672,14 +633,14 @@ mod tests {
     #[test]
     fn flattens_bench_open_lines() {
         let node = r#"{"bench":"open","files":100000,"setup":{"params":{"files":100000},"writefile_per_s":764.2},"page_cache_dropped":true,"cold_cache":{"wall_ms":516.1,"open_plus_stat_ms":36.1},"warm_cache":{"wall_ms":383,"open_plus_stat_ms":30},"node":"v20.20.2"}"#;
-        let f = flatten_last_line(&format!("noise\n{node}\n")).expect("parses");
+        let f = parse_last_line(&format!("noise\n{node}\n")).expect("parses");
         assert_eq!(f.get("warm_cache.open_plus_stat_ms"), Some(&30.0));
         assert_eq!(f.get("cold_cache.wall_ms"), Some(&516.1));
         assert_eq!(f.get("setup.writefile_per_s"), Some(&764.2));
         assert_eq!(f.get("setup.params.files"), Some(&100000.0));
         assert_eq!(f.get("page_cache_dropped"), Some(&1.0));
         assert!(!f.contains_key("node") && !f.contains_key("bench"));
-        assert!(flatten_last_line("no json").is_err());
+        assert!(parse_last_line("no json").is_err());
     }
 
     #[test]

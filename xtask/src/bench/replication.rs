@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 
 use super::common::{
     Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, node_version, num,
-    output,
+    output, parse_last_line,
 };
 
 /// (label, Node's key, our key, unit)
@@ -101,7 +101,7 @@ pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
                 .env("NODE_PATH", &node_modules)
                 .env("BENCH_DIR", &cache)
                 .env("TTFB_SEED", (1000 + round).to_string());
-            flatten_last_line(&output(&mut cmd)?)
+            parse_last_line(&output(&mut cmd)?)
         };
         let ours = || -> Result<Figures> {
             let mut all = Figures::new();
@@ -187,49 +187,10 @@ fn our_mode(runner: &Path, src: &Path, scratch: &Path, mode: &str, seed: usize) 
         .next()
         .context("seeder ended without its CPU line")??;
     seeder.wait()?;
-    let mut figures = flatten_last_line(&clone?)?;
+    let mut figures = parse_last_line(&clone?)?;
     if let Some(false) = figures.get("complete").map(|v| *v == 1.0) {
         bail!("our {mode} clone was incomplete");
     }
-    figures.extend(flatten_last_line(&last)?);
+    figures.extend(parse_last_line(&last)?);
     Ok(figures)
-}
-
-/// The numbers of the last JSON line, nested objects flattened to `a.b` keys and booleans
-/// to 0/1.
-fn flatten_last_line(stdout: &str) -> Result<Figures> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .with_context(|| format!("no JSON line in output:\n{stdout}"))?;
-    let value: serde_json::Value =
-        serde_json::from_str(line).with_context(|| format!("parsing {line}"))?;
-    let mut out = Figures::new();
-    flatten("", &value, &mut out);
-    Ok(out)
-}
-
-fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Figures) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        serde_json::Value::Number(n) => {
-            if let Some(x) = n.as_f64() {
-                out.insert(prefix.to_owned(), x);
-            }
-        }
-        serde_json::Value::Bool(b) => {
-            out.insert(prefix.to_owned(), f64::from(u8::from(*b)));
-        }
-        _ => {}
-    }
 }
