@@ -359,3 +359,41 @@ fn every_tampering_is_refused() -> Result<()> {
     ensure!(fresh.storage().snapshot()? == before && fresh.is_empty());
     Ok(())
 }
+
+/// A proof whose nodes hash up past a node we already trust, without matching it, must be
+/// refused even when the signed roots all come from our own tree (and so verify): found by
+/// `reader_tracks_a_growing_writer` once already-verified roots skipped the signature check.
+#[test]
+fn r_tampered_node_below_a_trusted_node_is_refused() -> Result<()> {
+    let blocks: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 3]).collect();
+    let mut writer = writer_with(&[blocks.clone()])?;
+    let mut reader = Feed::builder(MemoryStorage::new())
+        .key(*writer.key())
+        .open()?;
+    // Block 0 brings nodes 2, 5 and root 3: node 5 is now trusted.
+    let proof = writer.proof(0, request(&reader, 0))?;
+    reader.put(0, Some(&blocks[0]), &proof)?;
+
+    let proof = writer.proof(3, request(&reader, 3))?;
+    ensure!(proof.nodes.iter().any(|n| n.index == 4), "proof carries block 2's leaf");
+    for with_signature in [false, true] {
+        let mut bad = proof.clone();
+        for node in &mut bad.nodes {
+            if node.index == 4 {
+                node.hash[0] ^= 1;
+            }
+        }
+        if with_signature {
+            bad.signature = Some(writer.signature(3)?.1);
+        }
+        let before = reader.storage().snapshot()?;
+        match reader.put(3, Some(&blocks[3]), &bad) {
+            Err(Error::BadProof(_)) => {}
+            other => bail!("tampered node 4 (signature: {with_signature}): {other:?}"),
+        }
+        ensure!(reader.storage().snapshot()? == before, "refused proof changed the files");
+    }
+    reader.put(3, Some(&blocks[3]), &proof)?;
+    ensure!(reader.get(3)? == blocks[3]);
+    Ok(())
+}

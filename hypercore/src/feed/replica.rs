@@ -149,6 +149,12 @@ impl<S: Storage> Feed<S> {
         let last = remote.back().map_or(top.index, |n| n.index);
         let verified_by = flat_tree::right_span(top.index).max(flat_tree::right_span(last)) + 2;
         let length = verified_by / 2;
+        // The node the block hashed up to must itself be one of the signed roots. Otherwise the
+        // roots could all come from our own tree (and verify) while the proof's nodes, which
+        // would then be stored, were never checked against anything.
+        if !flat_tree::full_roots(verified_by).contains(&top.index) {
+            return Err(Error::BadProof("proof does not lead to a root"));
+        }
 
         let mut roots = Vec::new();
         for root in flat_tree::full_roots(verified_by) {
