@@ -46,6 +46,8 @@ pub struct Feed<S: Storage> {
     /// Roots for the next append; `None` after a remote put moved the length.
     merkle: Option<MerkleGenerator>,
     nodes: NodeCache,
+    /// The last roots whose signature a remote proof carried and we verified, with their length.
+    signed_roots: Option<(u64, Vec<Node>)>,
 }
 
 impl<S: Storage> std::fmt::Debug for Feed<S> {
@@ -401,6 +403,7 @@ impl<S: Storage> Feed<S> {
         index::truncate(&mut self.bitfield, 2 * new_length);
         self.merkle = Some(MerkleGenerator::new(roots));
         self.nodes.clear();
+        self.signed_roots = None;
         self.flush_bitfield()?;
         // JS deletes the signature range, which only shrinks the file when it reaches the end.
         let end = signature_offset(old);

@@ -175,6 +175,7 @@ impl<S: Storage> FeedBuilder<S> {
             bitfield,
             merkle: None,
             nodes: NodeCache::new(),
+            signed_roots: None,
         };
         feed.recover()?;
         Ok(feed)
