@@ -170,7 +170,7 @@ impl<S: Storage> Feed<S> {
             let storage = &mut self.storage;
             std::thread::scope(|scope| {
                 let hasher = scope.spawn(|| merkle::leaf_hashes(blocks));
-                let written = write_data(storage, offset, blocks, added);
+                let written = write_data(storage, offset, blocks);
                 // A panic in a pure hash loop cannot happen short of a bug; hash here then.
                 let hashes = hasher
                     .join()
@@ -179,7 +179,7 @@ impl<S: Storage> Feed<S> {
             })?
         } else {
             let hashes = merkle::leaf_hashes(blocks);
-            write_data(&mut self.storage, offset, blocks, added)?;
+            write_data(&mut self.storage, offset, blocks)?;
             hashes
         };
         let leaves: Vec<([u8; 32], u64)> = hashes
@@ -558,16 +558,12 @@ fn write_data<S: Storage, B: AsRef<[u8]>>(
     storage: &mut S,
     offset: u64,
     blocks: &[B],
-    total: u64,
 ) -> Result<()> {
     let result = if let [block] = blocks {
         storage.write_at(Store::Data, offset, block.as_ref())
     } else {
-        let mut data = Vec::with_capacity(total as usize);
-        for b in blocks {
-            data.extend_from_slice(b.as_ref());
-        }
-        storage.write_at(Store::Data, offset, &data)
+        let bufs: Vec<&[u8]> = blocks.iter().map(AsRef::as_ref).collect();
+        storage.write_all_vectored_at(Store::Data, offset, &bufs)
     };
     result.map_err(Error::io(Store::Data))
 }

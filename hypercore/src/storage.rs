@@ -79,6 +79,21 @@ pub trait Storage: Send {
     /// Makes everything written so far durable.
     fn sync(&mut self) -> io::Result<()>;
 
+    /// Writes `bufs` back to back at `offset`, as one write (a batch's blocks without first
+    /// copying them into one buffer, where the backend can; this default copies).
+    fn write_all_vectored_at(
+        &mut self,
+        store: Store,
+        offset: u64,
+        bufs: &[&[u8]],
+    ) -> io::Result<()> {
+        let mut data = Vec::with_capacity(bufs.iter().map(|b| b.len()).sum());
+        for b in bufs {
+            data.extend_from_slice(b);
+        }
+        self.write_at(store, offset, &data)
+    }
+
     /// Reads exactly `len` bytes at `offset`, or `None` when the file is shorter.
     fn read_exact_at(
         &mut self,
@@ -98,6 +113,14 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     }
     fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> io::Result<()> {
         (**self).write_at(store, offset, data)
+    }
+    fn write_all_vectored_at(
+        &mut self,
+        store: Store,
+        offset: u64,
+        bufs: &[&[u8]],
+    ) -> io::Result<()> {
+        (**self).write_all_vectored_at(store, offset, bufs)
     }
     fn len(&mut self, store: Store) -> io::Result<u64> {
         (**self).len(store)

@@ -366,7 +366,7 @@ fn every_tampering_is_refused() -> Result<()> {
 #[test]
 fn r_tampered_node_below_a_trusted_node_is_refused() -> Result<()> {
     let blocks: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 3]).collect();
-    let mut writer = writer_with(&[blocks.clone()])?;
+    let mut writer = writer_with(std::slice::from_ref(&blocks))?;
     let mut reader = Feed::builder(MemoryStorage::new())
         .key(*writer.key())
         .open()?;
@@ -375,7 +375,10 @@ fn r_tampered_node_below_a_trusted_node_is_refused() -> Result<()> {
     reader.put(0, Some(&blocks[0]), &proof)?;
 
     let proof = writer.proof(3, request(&reader, 3))?;
-    ensure!(proof.nodes.iter().any(|n| n.index == 4), "proof carries block 2's leaf");
+    ensure!(
+        proof.nodes.iter().any(|n| n.index == 4),
+        "proof carries block 2's leaf"
+    );
     for with_signature in [false, true] {
         let mut bad = proof.clone();
         for node in &mut bad.nodes {
@@ -391,7 +394,10 @@ fn r_tampered_node_below_a_trusted_node_is_refused() -> Result<()> {
             Err(Error::BadProof(_)) => {}
             other => bail!("tampered node 4 (signature: {with_signature}): {other:?}"),
         }
-        ensure!(reader.storage().snapshot()? == before, "refused proof changed the files");
+        ensure!(
+            reader.storage().snapshot()? == before,
+            "refused proof changed the files"
+        );
     }
     reader.put(3, Some(&blocks[3]), &proof)?;
     ensure!(reader.get(3)? == blocks[3]);

@@ -1,11 +1,14 @@
 //! Files in a folder, named as JS names them (`random-access-file`).
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::{Storage, Store};
+
+/// Most buffers one `pwritev` takes (Linux `IOV_MAX`).
+const IOV_MAX: usize = 1024;
 
 /// A feed stored as six files in one folder, the layout of `hypercore(dir)`.
 ///
@@ -110,6 +113,37 @@ impl Storage for FileStorage {
 
     fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> io::Result<()> {
         self.created(store)?.write_all_at(data, offset)
+    }
+
+    fn write_all_vectored_at(
+        &mut self,
+        store: Store,
+        mut offset: u64,
+        bufs: &[&[u8]],
+    ) -> io::Result<()> {
+        let f = self.created(store)?;
+        let mut slices: Vec<IoSlice<'_>> = bufs
+            .iter()
+            .filter(|b| !b.is_empty())
+            .map(|b| IoSlice::new(b))
+            .collect();
+        let mut rest: &mut [IoSlice<'_>] = &mut slices;
+        while !rest.is_empty() {
+            let at = i64::try_from(offset)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
+            // One pwritev takes at most IOV_MAX buffers; a short write resumes where it stopped.
+            let count = rest.len().min(IOV_MAX);
+            match nix::sys::uio::pwritev(f, &rest[..count], at) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    offset += n as u64;
+                    IoSlice::advance_slices(&mut rest, n);
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     fn len(&mut self, store: Store) -> io::Result<u64> {
