@@ -41,17 +41,25 @@
 //!   Non-live: a full clone that has everything sends `Status{downloading: false}`, and a writer
 //!   whose non-live peer is done answers `Status{false, false}` and closes (JS `_autoEnd`).
 //! - Counters: per peer and per feed, bytes and blocks uploaded and downloaded ([`Stats`]).
+//! - Extensions, as hypercore and hypercore-protocol do them: feed extensions
+//!   ([`SharedFeed::register_extension`], [`SharedFeed::send_extension`] to one peer,
+//!   [`SharedFeed::broadcast_extension`], messages with the sender's [`PeerId`] on the returned
+//!   receiver) go in every peer's `Options{ack, extensions}` on open and again when the set
+//!   grows; stream extensions ([`stream_extensions`] with [`replicate_with_extensions`]) go on
+//!   channel 0 after a lazily sent `Options`. Names are sorted as JS sorts them, ids are
+//!   positions in the sender's list, and names only one side registered are ignored.
 //!
 //! Tests: `cargo test -p hypercore --test replicate_core` (two and three sessions back to back,
 //! no sockets), `--features tokio --test replicate_io` (over in-memory pipes, paused time for
-//! the timeouts), `--features interop --test replicate_interop` (against Node hypercore 9 over
+//! the timeouts), `--features tokio --test replicate_extensions` (extensions over pipes),
+//! `--features interop --test replicate_interop` (against Node hypercore 9 over
 //! TCP on 127.0.0.1, in both roles; needs `node` and `<workspace>/tests/js/node_modules`).
 //!
 //! # What is left
 //! - Uploads use the requester's digest but no per-peer memory of nodes already sent (JS
 //!   `remoteTree`): proofs are correct but may repeat nodes a peer was sent earlier.
 //! - No `update()` (hash-only requests to learn a new length without a block), no
-//!   `allowPush`, no feed extensions on the channel (the session supports them), no
+//!   `allowPush`, no unregistering of extensions (JS `ext.destroy()`), no
 //!   `setUploading`/`setDownloading` after open, and `bytes` requests are answered but never
 //!   made. Requests are scanned in order, not randomly as JS does.
 //! - Corestore and Hyperdrive replication live in those crates (over [`replicate_with`]); the
@@ -67,11 +75,19 @@ mod remote_bits;
 mod replicator;
 #[cfg(feature = "tokio")]
 mod shared;
+#[cfg(feature = "tokio")]
+mod stream_extensions;
 
 pub use self::error::ReplicateError;
 #[cfg(feature = "tokio")]
-pub use self::io::{replicate, replicate_with};
+pub use self::io::{replicate, replicate_with, replicate_with_extensions};
 pub use self::peer::{Outgoing, Stats};
 pub use self::replicator::{Mode, PeerId, Replicator, ReplicatorConfig, ReplicatorEvent};
 #[cfg(feature = "tokio")]
-pub use self::shared::{DEFAULT_GET_TIMEOUT, FeedGuard, FeedStats, SharedFeed, WeakSharedFeed};
+pub use self::shared::{
+    DEFAULT_GET_TIMEOUT, FeedExtensionMessage, FeedGuard, FeedStats, SharedFeed, WeakSharedFeed,
+};
+#[cfg(feature = "tokio")]
+pub use self::stream_extensions::{
+    StreamExtensionMessage, StreamExtensionSender, StreamExtensions, stream_extensions,
+};

@@ -307,3 +307,44 @@ fn malformed_data_fails_the_peer_without_panic() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn feed_extensions_map_through_the_senders_names() -> Result<()> {
+    let w = writer(9, 3)?;
+    let r = clone_of(&w)?;
+    let mut net = Net::new();
+    let (a, b) = (net.node(w, sparse()), net.node(r, sparse()));
+    // "shared" is id 0 on the writer and id 1 on the clone.
+    for name in ["w-only", "shared"] {
+        assert!(net.nodes[a].rep.register_extension(name));
+    }
+    for name in ["shared", "a-clone-only"] {
+        assert!(net.nodes[b].rep.register_extension(name));
+    }
+    net.link(a, b)?;
+    net.pump()?;
+    let clone = &mut net.nodes[b].rep;
+    assert!(clone.broadcast_extension("a-clone-only", b"dropped")?);
+    assert!(clone.broadcast_extension("shared", b"x")?);
+    net.pump()?;
+    let got: Vec<&String> = net.nodes[a]
+        .events
+        .iter()
+        .filter(|e| e.starts_with("Extension"))
+        .collect();
+    assert_eq!(
+        got,
+        [r#"Extension { peer: PeerId(0), name: "shared", payload: [120] }"#]
+    );
+    let writer = &mut net.nodes[a].rep;
+    let peer = writer.peers().next().expect("one peer");
+    writer.send_extension(peer, "shared", b"y")?;
+    net.pump()?;
+    assert!(
+        net.nodes[b]
+            .events
+            .iter()
+            .any(|e| e == r#"Extension { peer: PeerId(0), name: "shared", payload: [121] }"#)
+    );
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! Feed replication against a real Node `hypercore@9` peer (`tests/js/replicate-peer.js`) over
 //! TCP on 127.0.0.1, with ddrive as initiator and as responder: sparse read of one block, full
-//! download, live appends. Needs `node` and the pinned stack in `<workspace>/tests/js/
+//! download, live appends, and feed- and stream-level extensions both ways. Needs `node` and the pinned stack in `<workspace>/tests/js/
 //! node_modules`; run with `cargo test -p hypercore --features interop --test replicate_interop`.
 #![cfg(feature = "interop")]
 
@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use hypercore::protocol::SessionConfig;
-use hypercore::replicate::{Mode, ReplicatorConfig, SharedFeed, replicate};
+use hypercore::replicate::{
+    Mode, ReplicatorConfig, SharedFeed, replicate, replicate_with_extensions, stream_extensions,
+};
 use hypercore::{Feed, KeyPair, MemoryStorage, PublicKey};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -257,4 +259,116 @@ async fn node_full_reader_downloads_from_a_rust_initiator_and_ends() -> Result<(
     assert_eq!(synced["length"], BLOCKS);
     assert_eq!(writer.stats().total.uploaded_blocks, BLOCKS);
     Ok(())
+}
+
+/// Waits until the feed has a peer (its channel is open on both sides).
+async fn until_peer(feed: &SharedFeed<MemoryStorage>) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let changed = feed.changed();
+        if feed.stats().peers > 0 {
+            return Ok(());
+        }
+        tokio::time::timeout_at(deadline, changed)
+            .await
+            .context("no peer")?;
+    }
+}
+
+async fn recv<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>) -> Result<T> {
+    tokio::time::timeout(LIMIT, rx.recv())
+        .await
+        .context("waiting for an extension message")?
+        .context("extension channel closed")
+}
+
+/// A ddrive clone with the feed extension "ddrive-feed" (and one Node does not know) and the
+/// stream extension "ddrive-stream" exchanges messages with a Node writer that registered the
+/// same names plus its own unknown one, in both directions and at both levels.
+async fn extensions_with_node(rust_initiator: bool) -> Result<()> {
+    let key = KeyPair::from_seed(&SEED).public;
+    let reader = clone_feed(key, Mode::Sparse)?;
+    let mut feed_rx = reader.register_extension("ddrive-feed")?;
+    let _rust_only = reader.register_extension("zzz-rust-only")?;
+    let (ext, stream_tx, mut stream_rx) = stream_extensions(&["ddrive-stream"])?;
+    let writer_args = [
+        "--mode",
+        "writer",
+        "--seed",
+        &hex::encode(SEED),
+        "--blocks",
+        "3",
+        "--ext",
+        "1",
+    ];
+    let (mut node, socket) = if rust_initiator {
+        let mut args = vec!["--role", "responder"];
+        args.extend(writer_args);
+        let mut node = NodePeer::spawn(&args)?;
+        let port = port_of(&node.expect("listening").await?)?;
+        let socket = TcpStream::connect(format!("127.0.0.1:{port}")).await?;
+        (node, socket)
+    } else {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port().to_string();
+        let mut args = vec!["--role", "initiator", "--port", &port];
+        args.extend(writer_args);
+        let node = NodePeer::spawn(&args)?;
+        let (socket, _) = tokio::time::timeout(LIMIT, listener.accept()).await??;
+        (node, socket)
+    };
+    let task = tokio::spawn({
+        let feeds = [reader.clone()];
+        let config = session(rust_initiator, true);
+        let none = |_: &[u8; 32]| None;
+        async move { replicate_with_extensions(socket, config, &feeds, None, none, Some(ext)).await }
+    });
+    until_peer(&reader).await?;
+
+    // Feed level, Rust -> Node -> Rust: Node answers the sender through `ext.send(m, peer)`.
+    ensure!(reader.broadcast_extension("zzz-rust-only", b"ignored by node")?);
+    ensure!(reader.broadcast_extension("ddrive-feed", b"hi from rust")?);
+    assert_eq!(node.expect("feed-ext").await?["value"], "hi from rust");
+    let echo = recv(&mut feed_rx).await?;
+    assert_eq!(echo.payload, b"echo: hi from rust");
+    // Node -> Rust by broadcast; its "aaa-node-only" message, sent first, is dropped here.
+    node.command("feed-ext hi from node").await?;
+    assert_eq!(recv(&mut feed_rx).await?.payload, b"hi from node");
+    reader.send_extension("ddrive-feed", echo.peer, b"direct")?;
+    assert_eq!(node.expect("feed-ext").await?["value"], "direct");
+    assert_eq!(recv(&mut feed_rx).await?.payload, b"echo: direct");
+
+    // Stream level on channel 0.
+    stream_tx.send("ddrive-stream", b"stream from rust")?;
+    assert_eq!(
+        node.expect("stream-ext").await?["value"],
+        "stream from rust"
+    );
+    let m = recv(&mut stream_rx).await?;
+    assert_eq!(
+        (m.name.as_str(), m.payload.as_slice()),
+        ("ddrive-stream", &b"echo: stream from rust"[..])
+    );
+    node.command("stream-ext stream from node").await?;
+    let m = recv(&mut stream_rx).await?;
+    assert_eq!(m.payload, b"stream from node");
+
+    // Replication is unaffected.
+    assert_eq!(reader.get(0).await?, block(0));
+    ensure!(
+        feed_rx.try_recv().is_err() && stream_rx.try_recv().is_err(),
+        "nothing unexpected"
+    );
+    task.abort();
+    Ok(())
+}
+
+#[tokio::test]
+async fn extensions_with_a_node_writer_rust_initiator() -> Result<()> {
+    extensions_with_node(true).await
+}
+
+#[tokio::test]
+async fn extensions_with_a_node_writer_rust_responder() -> Result<()> {
+    extensions_with_node(false).await
 }

@@ -47,6 +47,18 @@ pub enum ReplicateError {
         /// The last reason a peer of this feed was dropped, if any.
         last_peer_error: Option<String>,
     },
+    /// No extension of that name is registered.
+    #[error("no extension named {0:?} is registered")]
+    UnknownExtension(String),
+    /// An extension of that name is already registered (JS throws too).
+    #[error("an extension named {0:?} is already registered")]
+    DuplicateExtension(String),
+    /// The peer is not (or no longer) replicating this feed.
+    #[error("peer {0} is not replicating this feed")]
+    UnknownPeer(u64),
+    /// The replication session this handle belongs to has ended.
+    #[error("the replication session has ended")]
+    SessionEnded,
     /// The transport failed.
     #[error("transport: {0}")]
     Io(String),

@@ -12,6 +12,7 @@ use super::error::ReplicateError;
 use super::peer::Outgoing;
 use super::replicator::PeerId;
 use super::shared::{SharedFeed, now};
+use super::stream_extensions::{StreamExtensionMessage, StreamExtensions};
 use crate::protocol::{Event, Session, SessionConfig};
 use crate::storage::Storage;
 
@@ -24,6 +25,47 @@ const HIGH_WATER: usize = 256 * 1024;
 struct Channel<S: Storage> {
     feed: SharedFeed<S>,
     peer: Option<PeerId>,
+    /// The feed's extension change count last registered on the session's channel.
+    extensions_seen: u64,
+}
+
+impl<S: Storage> Channel<S> {
+    fn new(feed: SharedFeed<S>) -> Self {
+        Channel {
+            feed,
+            peer: None,
+            extensions_seen: 0,
+        }
+    }
+}
+
+/// Registers the feed's extension names on our open channel, so the session maps the remote's
+/// extension ids to them; done right after opening, before any remote message can arrive.
+fn sync_extensions<S: Storage>(
+    session: &mut Session,
+    dk: &[u8; 32],
+    ch: &mut Channel<S>,
+) -> Result<(), ReplicateError> {
+    if !session.is_open(dk) {
+        return Ok(());
+    }
+    if let Some((seen, names)) = ch.feed.extensions_since(ch.extensions_seen) {
+        for name in &names {
+            session.register_channel_extension(dk, name)?;
+        }
+        ch.extensions_seen = seen;
+    }
+    Ok(())
+}
+
+/// Opens `feed` on the session with its extension names.
+fn open_feed<S: Storage>(
+    session: &mut Session,
+    dk: &[u8; 32],
+    ch: &mut Channel<S>,
+) -> Result<(), ReplicateError> {
+    session.open(ch.feed.key())?;
+    sync_extensions(session, dk, ch)
 }
 
 /// Replicates `feeds` with the peer at the other end of `io` until the transport ends (or, for a
@@ -60,18 +102,36 @@ where
     S: Storage,
     F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
+    replicate_with_extensions(io, config, feeds, added, find, None).await
+}
+
+/// [`replicate_with`] plus stream-level extensions (JS `stream.registerExtension`), made by
+/// [`stream_extensions`](super::stream_extensions): registered on the session before it starts,
+/// sent on channel 0 (after an `Options` announcing the sorted names, lazily as JS does), and
+/// received from the remote when it registered the same name.
+pub async fn replicate_with_extensions<T, S, F>(
+    io: T,
+    config: SessionConfig,
+    feeds: &[SharedFeed<S>],
+    added: Option<UnboundedReceiver<SharedFeed<S>>>,
+    find: F,
+    extensions: Option<StreamExtensions>,
+) -> Result<(), ReplicateError>
+where
+    T: AsyncRead + AsyncWrite,
+    S: Storage,
+    F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
+{
     let mut channels: HashMap<[u8; 32], Channel<S>> = feeds
         .iter()
-        .map(|f| {
-            let ch = Channel {
-                feed: f.clone(),
-                peer: None,
-            };
-            (f.key().discovery_key(), ch)
-        })
+        .map(|f| (f.key().discovery_key(), Channel::new(f.clone())))
         .collect();
     let wake = Arc::new(Notify::new());
-    let mut dynamic = Dynamic { added, find };
+    let mut dynamic = Dynamic {
+        added,
+        find,
+        stream: extensions,
+    };
     let result = run(io, config, &mut channels, &wake, &mut dynamic).await;
     let at = now();
     for ch in channels.values_mut() {
@@ -82,10 +142,18 @@ where
     result
 }
 
-/// Where feeds not given up front come from.
+/// Where feeds not given up front come from, and the stream extensions.
 struct Dynamic<S: Storage, F> {
     added: Option<UnboundedReceiver<SharedFeed<S>>>,
     find: F,
+    stream: Option<StreamExtensions>,
+}
+
+async fn next_stream_message(stream: &mut Option<StreamExtensions>) -> Option<(String, Vec<u8>)> {
+    match stream {
+        Some(s) => s.outgoing.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_added<S: Storage>(
@@ -110,8 +178,13 @@ where
     F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
     let mut session = Session::new(config, now());
-    for ch in channels.values() {
-        session.open(ch.feed.key())?;
+    if let Some(stream) = &dynamic.stream {
+        for name in &stream.names {
+            session.register_extension(name);
+        }
+    }
+    for (dk, ch) in channels.iter_mut() {
+        open_feed(&mut session, dk, ch)?;
     }
     let (rd, wr) = tokio::io::split(io);
     tokio::pin!(rd);
@@ -131,7 +204,16 @@ where
                 && let Some(feed) = (dynamic.find)(discovery_key)
                 && feed.key().discovery_key() == *discovery_key
             {
-                channels.insert(*discovery_key, Channel { feed, peer: None });
+                channels.insert(*discovery_key, Channel::new(feed));
+            }
+            if let Event::StreamExtension { name, payload } = event {
+                if let Some(stream) = &dynamic.stream {
+                    // A dropped receiver only means nobody listens any more.
+                    let _ = stream
+                        .incoming
+                        .send(StreamExtensionMessage { name, payload });
+                }
+                continue;
             }
             finished |= on_event(&mut session, channels, &refused, wake, event, at)?;
         }
@@ -174,7 +256,13 @@ where
                         eof = true;
                         session.handle_eof()?;
                     }
-                    Ok(n) => session.handle_input(now(), &buf[..n])?,
+                    Ok(n) => {
+                        // Names registered before these bytes were sent must map them.
+                        for (dk, ch) in channels.iter_mut() {
+                            sync_extensions(&mut session, dk, ch)?;
+                        }
+                        session.handle_input(now(), &buf[..n])?;
+                    }
                     Err(e) => {
                         session.destroy();
                         return Err(ReplicateError::Io(e.to_string()));
@@ -187,11 +275,22 @@ where
                     Some(feed) => {
                         let dk = feed.key().discovery_key();
                         if !channels.contains_key(&dk) && !refused.contains(&dk) {
-                            session.open(feed.key())?;
-                            channels.insert(dk, Channel { feed, peer: None });
+                            let ch = channels.entry(dk).or_insert(Channel::new(feed));
+                            open_feed(&mut session, &dk, ch)?;
                         }
                     }
                     None => dynamic.added = None,
+                }
+            }
+            msg = next_stream_message(&mut dynamic.stream), if dynamic.stream.is_some() => {
+                match msg {
+                    Some((name, payload)) => session.send_extension(&name, &payload)?,
+                    // Every sender dropped: receiving goes on.
+                    None => {
+                        if let Some(s) = dynamic.stream.as_mut() {
+                            s.outgoing.close();
+                        }
+                    }
                 }
             }
             _ = sleep_until(deadline), if deadline.is_some() => {
@@ -221,8 +320,10 @@ fn on_event<S: Storage>(
     at: Instant,
 ) -> Result<bool, ReplicateError> {
     match event {
-        Event::DiscoveryKey { discovery_key } => match channels.get(&discovery_key) {
-            Some(ch) if !refused.contains(&discovery_key) => session.open(ch.feed.key())?,
+        Event::DiscoveryKey { discovery_key } => match channels.get_mut(&discovery_key) {
+            Some(ch) if !refused.contains(&discovery_key) => {
+                open_feed(session, &discovery_key, ch)?;
+            }
             _ => session.close(&discovery_key)?,
         },
         Event::ChannelOpen { discovery_key } => {
@@ -249,6 +350,17 @@ fn on_event<S: Storage>(
                 ch.feed.on_message(peer, message, at)?;
             }
         }
+        Event::ChannelExtension {
+            discovery_key,
+            name,
+            payload,
+        } => {
+            if let Some(ch) = channels.get(&discovery_key)
+                && let Some(peer) = ch.peer
+            {
+                ch.feed.on_extension(peer, &name, payload);
+            }
+        }
         Event::Finished => return Ok(true),
         _ => {}
     }
@@ -266,6 +378,7 @@ fn pull<S: Storage>(
     at: Instant,
 ) -> Result<(), ReplicateError> {
     for (dk, ch) in channels.iter_mut() {
+        sync_extensions(session, dk, ch)?;
         let Some(peer) = ch.peer else { continue };
         while out.len() - written < HIGH_WATER {
             match ch.feed.poll_transmit(peer)? {

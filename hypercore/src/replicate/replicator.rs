@@ -10,7 +10,10 @@ use crate::crypto::Signature;
 use crate::feed::Feed;
 use crate::node::Node;
 use crate::proof::{Proof, ProofRequest};
-use crate::protocol::{Data, DataNode, Have, Message, Request, Status, Unhave, Want, bitfield_rle};
+use crate::protocol::{
+    Data, DataNode, Extension, Extensions, Have, Message, Options, Request, Status, Unhave, Want,
+    bitfield_rle,
+};
 use crate::storage::Storage;
 
 /// Blocks per `Want` region: hypercore 9 asks for 1 MiB-block regions.
@@ -103,6 +106,16 @@ pub enum ReplicatorEvent {
         /// The block.
         index: u64,
     },
+    /// A message of a feed extension we registered ([`Replicator::register_extension`]), from
+    /// `peer`; the session maps the sender's id to the name.
+    Extension {
+        /// From whom.
+        peer: PeerId,
+        /// The extension name.
+        name: String,
+        /// Its payload, still encoded as the extension encodes it.
+        payload: Vec<u8>,
+    },
     /// A bounded [`Replicator::download`] range is complete.
     RangeDone {
         /// First block.
@@ -138,6 +151,8 @@ pub struct Replicator {
     stats: Stats,
     events: VecDeque<ReplicatorEvent>,
     last_peer_error: Option<String>,
+    /// Feed extensions (hypercore `feed.extensions`), announced in every peer's `Options`.
+    extensions: Extensions,
 }
 
 impl Replicator {
@@ -160,6 +175,7 @@ impl Replicator {
             stats: Stats::default(),
             events: VecDeque::new(),
             last_peer_error: None,
+            extensions: Extensions::new(),
         }
     }
 
@@ -205,11 +221,8 @@ impl Replicator {
         self.next_peer += 1;
         let mut peer = Peer::new();
         peer.open = true;
-        if self.config.ack {
-            peer.send(Message::Options(crate::protocol::Options {
-                extensions: Vec::new(),
-                ack: Some(true),
-            }));
+        if let Some(options) = self.options() {
+            peer.send(options);
         }
         let downloading = self.downloading(feed);
         if !self.config.upload || !downloading {
@@ -221,6 +234,98 @@ impl Replicator {
         self.peers.insert(id, peer);
         self.update(feed, now);
         id
+    }
+
+    /// Registers a feed extension (JS `feed.registerExtension`); `false` if the name was
+    /// already registered. Every open peer is sent the new sorted list in `Options` (with
+    /// `ack`), as hypercore's `onextensionupdate` does. The session must know the name too
+    /// (`Session::register_channel_extension`) to map incoming ids to it.
+    pub fn register_extension(&mut self, name: &str) -> bool {
+        if !self.extensions.register(name) {
+            return false;
+        }
+        if let Some(options) = self.options() {
+            for p in self.peers.values_mut().filter(|p| p.open && !p.failed) {
+                p.send(options.clone());
+            }
+        }
+        true
+    }
+
+    /// The feed extensions registered here, sorted as announced.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Queues a feed extension message to `peer` (JS `ext.send(message, peer)`); the payload is
+    /// already encoded.
+    pub fn send_extension(
+        &mut self,
+        peer: PeerId,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<(), ReplicateError> {
+        let id = self
+            .extensions
+            .id_of(name)
+            .ok_or_else(|| ReplicateError::UnknownExtension(name.into()))?;
+        let p = self
+            .peers
+            .get_mut(&peer)
+            .filter(|p| !p.failed)
+            .ok_or(ReplicateError::UnknownPeer(peer.0))?;
+        p.send(Message::Extension(Extension {
+            id,
+            payload: payload.to_vec(),
+        }));
+        Ok(())
+    }
+
+    /// Queues a feed extension message to every peer (JS `ext.broadcast`); whether there was
+    /// any peer to send it to.
+    pub fn broadcast_extension(
+        &mut self,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<bool, ReplicateError> {
+        let id = self
+            .extensions
+            .id_of(name)
+            .ok_or_else(|| ReplicateError::UnknownExtension(name.into()))?;
+        let mut sent = false;
+        for p in self.peers.values_mut().filter(|p| !p.failed) {
+            sent = true;
+            p.send(Message::Extension(Extension {
+                id,
+                payload: payload.to_vec(),
+            }));
+        }
+        Ok(sent)
+    }
+
+    /// A feed extension message the session resolved to `name` arrived from `peer`: reported as
+    /// [`ReplicatorEvent::Extension`] if `name` is registered here.
+    pub fn on_extension(&mut self, peer: PeerId, name: &str, payload: Vec<u8>) {
+        let known = self.peers.get(&peer).is_some_and(|p| !p.failed);
+        if known && self.extensions.id_of(name).is_some() {
+            self.events.push_back(ReplicatorEvent::Extension {
+                peer,
+                name: name.to_owned(),
+                payload,
+            });
+        }
+    }
+
+    /// What hypercore sends on open and on every extension change (`Peer._updateOptions`):
+    /// `Options{ack, extensions}` only if acking or if there are extensions.
+    fn options(&self) -> Option<Message> {
+        let names = self.extensions.names();
+        (self.config.ack || !names.is_empty()).then(|| {
+            Message::Options(Options {
+                extensions: names.to_vec(),
+                ack: Some(self.config.ack),
+            })
+        })
     }
 
     /// The peer's channel closed or its session ended: its requests go to other peers.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::error::ReplicateError;
 use super::peer::{Outgoing, Stats};
@@ -58,6 +59,18 @@ struct State<S: Storage> {
     wakers: HashMap<PeerId, Arc<Notify>>,
     get_timeout: Duration,
     peer_failures: u64,
+    /// Where each registered feed extension's incoming messages go.
+    extension_rx: HashMap<String, UnboundedSender<FeedExtensionMessage>>,
+}
+
+/// A message of a feed extension, from one peer ([`SharedFeed::register_extension`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FeedExtensionMessage {
+    /// The sender: pass it to [`SharedFeed::send_extension`] to answer.
+    pub peer: PeerId,
+    /// The payload, as the extension encodes it (JS `encoding`; decode it here).
+    pub payload: Vec<u8>,
 }
 
 /// A snapshot of a shared feed's replication.
@@ -84,6 +97,7 @@ impl<S: Storage> SharedFeed<S> {
                     wakers: HashMap::new(),
                     get_timeout: DEFAULT_GET_TIMEOUT,
                     peer_failures: 0,
+                    extension_rx: HashMap::new(),
                 }),
                 changed: Notify::new(),
                 arrived: Condvar::new(),
@@ -199,6 +213,51 @@ impl<S: Storage> SharedFeed<S> {
     /// Cancels a [`download`](Self::download) of the same range.
     pub fn undownload(&self, start: u64, end: Option<u64>) {
         self.state().replicator.undownload(start, end);
+    }
+
+    /// Registers a feed extension (JS `feed.registerExtension(name, {onmessage})`): it is
+    /// announced to every peer, now and later, in the sorted `Options.extensions` list, and
+    /// the messages peers send under that name arrive on the returned receiver. Messages of
+    /// names we did not register are ignored, as in JS.
+    pub fn register_extension(
+        &self,
+        name: &str,
+    ) -> Result<UnboundedReceiver<FeedExtensionMessage>, ReplicateError> {
+        let mut st = self.state();
+        if !st.replicator.register_extension(name) {
+            return Err(ReplicateError::DuplicateExtension(name.into()));
+        }
+        let (tx, rx) = unbounded_channel();
+        st.extension_rx.insert(name.to_owned(), tx);
+        self.settle(&mut st, None);
+        Ok(rx)
+    }
+
+    /// Sends a feed extension message to one peer (JS `ext.send(message, peer)`).
+    pub fn send_extension(
+        &self,
+        name: &str,
+        peer: PeerId,
+        payload: &[u8],
+    ) -> Result<(), ReplicateError> {
+        let mut st = self.state();
+        st.replicator.send_extension(peer, name, payload)?;
+        self.settle(&mut st, None);
+        Ok(())
+    }
+
+    /// Sends a feed extension message to every peer (JS `ext.broadcast(message)`); whether
+    /// there was any peer.
+    pub fn broadcast_extension(&self, name: &str, payload: &[u8]) -> Result<bool, ReplicateError> {
+        let mut st = self.state();
+        let sent = st.replicator.broadcast_extension(name, payload)?;
+        self.settle(&mut st, None);
+        Ok(sent)
+    }
+
+    /// The registered feed extension names, sorted as announced.
+    pub fn extension_names(&self) -> Vec<String> {
+        self.state().replicator.extensions().names().to_vec()
     }
 
     /// Replication counters.
@@ -336,6 +395,20 @@ impl<S: Storage> SharedFeed<S> {
         result
     }
 
+    /// The extension names, if they changed since `seen` (a count of changes), with the new
+    /// count: a connection registers them on its session so incoming ids map to them.
+    pub(crate) fn extensions_since(&self, seen: u64) -> Option<(u64, Vec<String>)> {
+        let st = self.state();
+        let ext = st.replicator.extensions();
+        (ext.changes() != seen).then(|| (ext.changes(), ext.names().to_vec()))
+    }
+
+    pub(crate) fn on_extension(&self, peer: PeerId, name: &str, payload: Vec<u8>) {
+        let mut st = self.state();
+        st.replicator.on_extension(peer, name, payload);
+        self.settle(&mut st, Some(peer));
+    }
+
     pub(crate) fn poll_transmit(&self, peer: PeerId) -> Result<Option<Outgoing>, ReplicateError> {
         let mut st = self.state();
         let State {
@@ -370,8 +443,19 @@ impl<S: Storage> SharedFeed<S> {
     /// may have messages to send now).
     fn settle(&self, st: &mut State<S>, except: Option<PeerId>) {
         while let Some(event) = st.replicator.poll_event() {
-            if let ReplicatorEvent::PeerFailed { .. } = event {
-                st.peer_failures += 1;
+            match event {
+                ReplicatorEvent::PeerFailed { .. } => st.peer_failures += 1,
+                ReplicatorEvent::Extension {
+                    peer,
+                    name,
+                    payload,
+                } => {
+                    if let Some(tx) = st.extension_rx.get(&name) {
+                        // A dropped receiver only means nobody listens any more.
+                        let _ = tx.send(FeedExtensionMessage { peer, payload });
+                    }
+                }
+                _ => {}
             }
         }
         for (id, waker) in &st.wakers {

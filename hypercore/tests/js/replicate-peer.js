@@ -6,6 +6,11 @@
 //   --mode sparse|full --key HEX           a clone; sparse fetches only what is read
 //   --live 1|0                             replication `live` (default 1)
 //   --get I                                read block I once the stream is up
+//   --ext 1                                register the feed extensions "aaa-node-only" and
+//                                          "ddrive-feed" and the stream extension
+//                                          "ddrive-stream" (utf-8): log what arrives, answer
+//                                          "echo: " + message to the sender; stdin
+//                                          "feed-ext TEXT" / "stream-ext TEXT" send TEXT
 // Run with NODE_PATH pointing at the pinned stack (tests/js/node_modules of the workspace).
 'use strict'
 const net = require('net')
@@ -50,8 +55,33 @@ function appendBlocks (n, cb) {
   next()
 }
 
+// Feed extensions (hypercore `feed.registerExtension`): the Rust side knows only "ddrive-feed",
+// so what goes out under "aaa-node-only" must be ignored there.
+let feedExt = null
+let nodeOnlyExt = null
+if (args.ext === '1') {
+  nodeOnlyExt = feed.registerExtension('aaa-node-only', { encoding: 'utf-8' })
+  feedExt = feed.registerExtension('ddrive-feed', {
+    encoding: 'utf-8',
+    onmessage (message, peer) {
+      log({ event: 'feed-ext', value: message })
+      feedExt.send('echo: ' + message, peer)
+    }
+  })
+}
+let streamExt = null
+
 function run (socket, initiator) {
   const stream = feed.replicate(initiator, { live })
+  if (args.ext === '1') {
+    streamExt = stream.registerExtension('ddrive-stream', {
+      encoding: 'utf-8',
+      onmessage (message) {
+        log({ event: 'stream-ext', value: message })
+        streamExt.send('echo: ' + message)
+      }
+    })
+  }
   socket.pipe(stream).pipe(socket)
   socket.on('error', (err) => log({ event: 'socket-error', message: err.message }))
   socket.on('close', () => { log({ event: 'socket-close' }); process.exit(0) })
@@ -70,6 +100,11 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   const [cmd, ...rest] = line.split(' ')
   if (cmd === 'append') feed.append(Buffer.from(rest.join(' ')), (err) => { if (err) throw err })
   if (cmd === 'get') get(Number(rest[0]))
+  if (cmd === 'feed-ext') {
+    nodeOnlyExt.broadcast('never seen')
+    feedExt.broadcast(rest.join(' '))
+  }
+  if (cmd === 'stream-ext') streamExt.send(rest.join(' '))
 })
 
 feed.ready((err) => {

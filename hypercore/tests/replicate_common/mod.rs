@@ -80,6 +80,13 @@ impl Net {
         ];
         sessions[0].open(&key)?;
         sessions[1].open(&key)?;
+        // The session maps incoming extension ids to the names the replicator registered.
+        let dk = key.discovery_key();
+        for (session, node) in sessions.iter_mut().zip([a, b]) {
+            for name in self.nodes[node].rep.extensions().names() {
+                session.register_channel_extension(&dk, name)?;
+            }
+        }
         self.links.push(Link {
             ends: [a, b],
             sessions,
@@ -125,6 +132,11 @@ impl Net {
                 Event::Message { message, .. } => {
                     if let Some(p) = link.peers[side] {
                         node.rep.on_message(&mut node.feed, p, message, now)?;
+                    }
+                }
+                Event::ChannelExtension { name, payload, .. } => {
+                    if let Some(p) = link.peers[side] {
+                        node.rep.on_extension(p, &name, payload);
                     }
                 }
                 _ => {}
