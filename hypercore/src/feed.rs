@@ -303,16 +303,19 @@ impl<S: Storage> Feed<S> {
         };
         // Descend, always into the child that holds the remaining offset. A sparse replica may
         // lack the nodes below a root: then the block is simply not here yet.
+        let mut size = self.node(top)?.size;
         while let Some(left) = flat_tree::left_child(top) {
             if !self.bitfield.tree_get(left) {
-                return Err(Error::NotStored(flat_tree::left_span(top) / 2));
+                return Err(Error::NotStored(interpolate(top, size, rest)));
             }
             let node = self.node(left)?;
             if node.size > rest {
                 top = left;
+                size = node.size;
             } else {
                 rest -= node.size;
                 top = flat_tree::sibling(left);
+                size -= node.size;
             }
         }
         Ok((top / 2, rest))
@@ -596,4 +599,19 @@ fn read_signature<S: Storage>(storage: &mut S, slot: u64) -> Result<Option<Signa
         .map_err(Error::io(Store::Signatures))?;
     let sig = Signature(buf);
     Ok((n == 64 && !sig.is_blank()).then_some(sig))
+}
+
+/// The block a seek that stopped at subtree `top` (`size` bytes, `rest` of them before the
+/// target) should fetch next: where the target falls if the subtree's blocks are equally
+/// large. Drives write equal blocks, so this is usually the very block, and its proof brings
+/// every node the seek walks; a wrong guess still lands inside `top`, so the seek gets further.
+fn interpolate(top: u64, size: u64, rest: u64) -> u64 {
+    let first = flat_tree::left_span(top) / 2;
+    let blocks = flat_tree::right_span(top) / 2 - first + 1;
+    if size == 0 {
+        return first;
+    }
+    // u128: blocks * rest may pass u64 for huge feeds; rest < size keeps the result in range.
+    let step = u128::from(rest) * u128::from(blocks) / u128::from(size);
+    first + u64::try_from(step).unwrap_or(0).min(blocks - 1)
 }
