@@ -22,6 +22,11 @@ pub(crate) struct BlockCache {
     /// The file's first block, when it is one run: what to fetch first from a replica that
     /// does not know the feed's length yet.
     start: Option<u64>,
+    /// The run's blocks and, when known, where its bytes start in the feed and how many
+    /// there are: a replica that does not know the feed's length yet guesses the block holding
+    /// a byte from them (drives write equal blocks) instead of fetching the first one.
+    run: Option<(u64, u64)>,
+    bytes: Option<(u64, u64)>,
     /// The block last read: (feed byte start, bytes).
     cached: Option<(u64, Vec<u8>)>,
     /// Whether reads wait for blocks from peers.
@@ -36,9 +41,28 @@ impl BlockCache {
             key,
             limit: run.map(|(offset, blocks)| offset + blocks),
             start: run.map(|(offset, _)| offset),
+            run,
+            bytes: None,
             cached: None,
             wait,
         }
+    }
+
+    /// Where the run's bytes start in the feed, and how many there are.
+    fn with_bytes(mut self, bytes: Option<(u64, u64)>) -> Self {
+        self.bytes = bytes;
+        self
+    }
+
+    /// The block of the run that holds feed byte `target` if its blocks are equally large.
+    fn guess(&self, target: u64) -> Option<u64> {
+        let ((first, blocks), (start, size)) = (self.run?, self.bytes?);
+        if blocks == 0 || size == 0 || target < start {
+            return None;
+        }
+        // u128: (target - start) * blocks may pass u64.
+        let step = u128::from(target - start) * u128::from(blocks) / u128::from(size);
+        Some(first + u64::try_from(step).ok()?.min(blocks - 1))
     }
 
     pub(crate) fn feed(&self) -> &SharedFeed {
@@ -50,11 +74,18 @@ impl BlockCache {
         let mut feed = self.feed.lock();
         let key = self.key;
         if target >= feed.byte_len() && !feed.writable() {
-            // A replica learns the feed's length (and the tree to seek in) with its first
-            // block: fetch the file's first block, or the next one.
+            // A replica learns the feed's length (and the tree to seek in) with any block
+            // past what it knows: the one a byte guess names (with equal blocks, the block
+            // the read needs), else the file's first block or the next one. A guess inside
+            // the known length is no help: that block may be stored already, and waiting for
+            // it would not bring a longer feed.
+            let index = match self.guess(target) {
+                Some(guess) if guess >= feed.len() => guess,
+                _ => self.start.unwrap_or(0).max(feed.len()),
+            };
             return Err(Error::NotStored {
                 feed: key.to_hex(),
-                index: self.start.unwrap_or(0).max(feed.len()),
+                index,
             });
         }
         let (index, within) = feed.seek(target).map_err(|e| feed_error(&key, e))?;
@@ -149,9 +180,17 @@ impl FileReader {
         run: Option<(u64, u64)>,
         wait: Wait,
     ) -> Self {
+        let extents = layout.positioned();
+        let bytes = match extents.first() {
+            Some((0, e)) if run.is_some() => match e.source {
+                Source::Feed(b) => Some((b, layout.size())),
+                _ => None,
+            },
+            _ => None,
+        };
         FileReader {
-            cache: BlockCache::new(feed, run, wait),
-            extents: layout.positioned(),
+            cache: BlockCache::new(feed, run, wait).with_bytes(bytes),
+            extents,
             run,
             size: layout.size(),
             pos: 0,
