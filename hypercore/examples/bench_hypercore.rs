@@ -14,16 +14,15 @@
 //! `blake2b` measures BLAKE2b-256 (blake2b_simd, one thread) on inputs of one size: the ceiling
 //! for appends of blocks that size.
 
-use std::error::Error;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use benchkit::{
+    Mulberry32, Res, ScratchDir, dir_bytes, mbps, ms, peak_rss_mib, r2, rate, thread_cpu_ms,
+};
 use hypercore::{Feed, FileStorage};
 use serde_json::json;
-
-type Res<T> = Result<T, Box<dyn Error>>;
 
 fn main() -> ExitCode {
     match run() {
@@ -72,31 +71,6 @@ struct Workload {
     single: u64,
 }
 
-/// A folder removed when dropped, so a failed run leaves nothing behind.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new() -> Res<Self> {
-        let base = std::env::var_os("BENCH_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        std::fs::create_dir_all(&base)?;
-        let dir = base.join(format!("ddrive-hypercore-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(&dir)?;
-        Ok(ScratchDir(dir))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        // Best effort: a leftover scratch folder is harmless and the bench result is already out.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Distinct blocks sliced from one pool at offsets that vary per block, as Node's script does.
 struct Pool {
     bytes: Vec<u8>,
@@ -123,21 +97,8 @@ impl Pool {
     }
 }
 
-/// Node's `rng` helper (mulberry32), so both sides read the same random indices.
-struct Mulberry32(u32);
-
-impl Mulberry32 {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x6D2B_79F5);
-        let mut t = self.0;
-        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
-        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
-        f64::from(t ^ (t >> 14)) / 4_294_967_296.0
-    }
-}
-
 fn feed_bench(w: Workload) -> Res<()> {
-    let scratch = ScratchDir::new()?;
+    let scratch = ScratchDir::new("hypercore")?;
     let pool = Pool::new(w.block_size);
     let bytes = w.blocks * w.block_size as u64;
 
@@ -259,60 +220,4 @@ fn blake2b_params() -> blake2b_simd::Params {
     let mut params = blake2b_simd::Params::new();
     params.hash_length(32);
     params
-}
-
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
-}
-
-fn mbps(bytes: u64, ms: f64) -> f64 {
-    bytes as f64 / 1e6 / (ms / 1000.0)
-}
-
-fn rate(n: u64, ms: f64) -> f64 {
-    n as f64 / (ms / 1000.0)
-}
-
-fn r2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-/// Peak resident set of this process in MiB: `VmHWM`, the high-water mark `getrusage` reports
-/// as `ru_maxrss` (read from /proc because this crate forbids the `unsafe` a libc call needs).
-fn peak_rss_mib() -> Res<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .ok_or("no VmHWM in /proc/self/status")?;
-    Ok(r2(kib / 1024.0))
-}
-
-/// Time this thread has spent on a CPU (user and kernel), from `/proc/thread-self/schedstat`.
-/// On a shared machine it tells our cost apart from the time spent waiting for a core; it
-/// misses work on other threads (leaf hashing splits only batches of 4 MiB and more).
-fn thread_cpu_ms() -> Res<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
-    let ns: u64 = stat
-        .split_whitespace()
-        .next()
-        .ok_or("empty /proc/thread-self/schedstat")?
-        .parse()?;
-    Ok(ns as f64 / 1e6)
-}
-
-/// Apparent size of every file under `dir` (what `du -sb` reports, folders aside).
-fn dir_bytes(dir: &Path) -> Res<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() {
-            dir_bytes(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
 }

@@ -21,20 +21,20 @@
 //! `open` is Node's `open/child.js`: open that store's drive in this fresh process, stat one
 //! file, read it.
 
-use std::error::Error;
 use std::hint::black_box;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use benchkit::{
+    Mulberry32, Res, ScratchDir, dir_bytes, mbps, ms, peak_rss_mib, pseudo_random, r2, rate,
+    thread_cpu_ms,
+};
 use corestore::Corestore;
 use hyperdrive::{Drive, DriveOptions, ReaddirOptions, WriteOptions};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha512};
-
-type Res<T> = Result<T, Box<dyn Error>>;
 
 fn main() -> ExitCode {
     // The open benchmark counts from here: as close to the exec as a program gets.
@@ -92,56 +92,6 @@ struct Workload {
     chunk: usize,
 }
 
-/// A folder removed when dropped, so a failed run leaves nothing behind.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new() -> Res<Self> {
-        let base = std::env::var_os("BENCH_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        std::fs::create_dir_all(&base)?;
-        let dir = base.join(format!("ddrive-hyperdrive-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(&dir)?;
-        Ok(ScratchDir(dir))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        // Best effort: a leftover scratch folder is harmless and the result is already out.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Node's `pseudoRandom(n, seed)`: SHA-512 of `seed-{seed}-{counter}`, concatenated.
-fn pseudo_random(n: usize, seed: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n + 64);
-    let mut counter = 0u64;
-    while out.len() < n {
-        out.extend_from_slice(&Sha512::digest(format!("seed-{seed}-{counter}")));
-        counter += 1;
-    }
-    out.truncate(n);
-    out
-}
-
-/// Node's `rng` helper (mulberry32 scaled to [0, 1)), so both sides shuffle alike.
-struct Mulberry32(u32);
-
-impl Mulberry32 {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x6D2B_79F5);
-        let mut t = self.0;
-        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
-        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
-        f64::from(t ^ (t >> 14)) / 4_294_967_296.0
-    }
-}
-
 /// Node's small-file contents: `file_size` bytes of one pool at offset `i * 131`.
 struct SmallFiles {
     pool: Vec<u8>,
@@ -173,7 +123,7 @@ fn open_drive(store_dir: &Path) -> Res<(Arc<Corestore>, Drive)> {
 }
 
 fn drive_bench(w: &Workload) -> Res<()> {
-    let scratch = ScratchDir::new()?;
+    let scratch = ScratchDir::new("hyperdrive")?;
     let (store, drive) = open_drive(&scratch.0.join("store"))?;
     let files = SmallFiles::new(w.file_size);
     let write = WriteOptions::default();
@@ -403,46 +353,6 @@ fn open_child(start: Instant, store_dir: &Path, path: &str) -> Res<()> {
     Ok(())
 }
 
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
-}
-
-fn mbps(bytes: u64, ms: f64) -> f64 {
-    bytes as f64 / 1e6 / (ms / 1000.0)
-}
-
-fn rate(n: u64, ms: f64) -> f64 {
-    n as f64 / (ms / 1000.0)
-}
-
-fn r2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-/// Peak resident set of this process in MiB: `VmHWM`, the high-water mark `getrusage` reports
-/// as `ru_maxrss` (read from /proc because the workspace forbids the `unsafe` a libc call needs).
-fn peak_rss_mib() -> Res<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .ok_or("no VmHWM in /proc/self/status")?;
-    Ok(r2(kib / 1024.0))
-}
-
-/// Time this thread has spent on a CPU, from `/proc/thread-self/schedstat`: on a shared machine
-/// it tells our cost apart from time spent waiting for a core.
-fn thread_cpu_ms() -> Res<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
-    let ns: u64 = stat
-        .split_whitespace()
-        .next()
-        .ok_or("empty /proc/thread-self/schedstat")?
-        .parse()?;
-    Ok(ns as f64 / 1e6)
-}
-
 /// Time this thread has waited for a core while runnable (second field of
 /// `/proc/thread-self/schedstat`): what other processes on a shared machine cost us.
 fn thread_wait_ms() -> Res<f64> {
@@ -470,19 +380,4 @@ fn process_cpu_ms() -> Res<f64> {
             .parse::<f64>()?)
     };
     Ok((ticks(11)? + ticks(12)?) * 10.0)
-}
-
-/// Apparent size of every file under `dir`, recursively (what `du -sb` reports, folders aside).
-fn dir_bytes(dir: &Path) -> Res<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() {
-            dir_bytes(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
 }

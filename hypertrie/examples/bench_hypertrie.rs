@@ -10,18 +10,18 @@
 //! puts into a second trie. Works in a fresh folder under `$BENCH_DIR` (default: the system
 //! temp folder), removed at the end; like Node it never syncs inside a timed loop.
 
-use std::error::Error;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use benchkit::{
+    Mulberry32, Res, ScratchDir, dir_bytes, ms, peak_rss_mib, pseudo_random, r2, rate,
+    thread_cpu_ms,
+};
 use hypercore::{Feed, FileStorage};
 use hypertrie::{BatchOp, Hypertrie, IterOptions, OpenOptions};
 use serde_json::json;
-use sha2::{Digest, Sha512};
-
-type Res<T> = Result<T, Box<dyn Error>>;
 
 fn main() -> ExitCode {
     match run() {
@@ -44,56 +44,6 @@ fn run() -> Res<()> {
     bench(num(0, 100_000)?, num(1, 64)? as usize, num(2, 1000)?.max(1))
 }
 
-/// A folder removed when dropped, so a failed run leaves nothing behind.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new() -> Res<Self> {
-        let base = std::env::var_os("BENCH_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        std::fs::create_dir_all(&base)?;
-        let dir = base.join(format!("ddrive-hypertrie-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(&dir)?;
-        Ok(ScratchDir(dir))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        // Best effort: a leftover scratch folder is harmless and the result is already out.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Node's `pseudoRandom(n, seed)`: SHA-512 of `seed-{seed}-{counter}`, concatenated.
-fn pseudo_random(n: usize, seed: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n + 64);
-    let mut counter = 0u64;
-    while out.len() < n {
-        out.extend_from_slice(&Sha512::digest(format!("seed-{seed}-{counter}")));
-        counter += 1;
-    }
-    out.truncate(n);
-    out
-}
-
-/// Node's `rng` helper (mulberry32 scaled to [0, 1)), so both sides read the same keys.
-struct Mulberry32(u32);
-
-impl Mulberry32 {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x6D2B_79F5);
-        let mut t = self.0;
-        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
-        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
-        f64::from(t ^ (t >> 14)) / 4_294_967_296.0
-    }
-}
-
 /// Opens a trie with the default node cache, or `$BENCH_CACHE_BYTES` to study its effect.
 fn open(dir: &Path) -> Res<Hypertrie<FileStorage>> {
     let feed = Feed::open(FileStorage::new(dir))?;
@@ -106,7 +56,7 @@ fn open(dir: &Path) -> Res<Hypertrie<FileStorage>> {
 }
 
 fn bench(n: u64, value_size: usize, batch: u64) -> Res<()> {
-    let scratch = ScratchDir::new()?;
+    let scratch = ScratchDir::new("hypertrie")?;
     let key = |i: u64| format!("dir{}/file{i}", i % 100);
     let span = value_size * 4096;
     let pool = pseudo_random(span + value_size, 3);
@@ -191,50 +141,4 @@ fn bench(n: u64, value_size: usize, batch: u64) -> Res<()> {
     });
     println!("{line}");
     Ok(())
-}
-
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
-}
-
-fn rate(n: u64, ms: f64) -> f64 {
-    n as f64 / (ms / 1000.0)
-}
-
-fn r2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-/// Peak resident set of this process in MiB: `VmHWM`, the high-water mark `getrusage` reports
-/// as `ru_maxrss` (read from /proc because the workspace forbids the `unsafe` a libc call needs).
-fn peak_rss_mib() -> Res<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .ok_or("no VmHWM in /proc/self/status")?;
-    Ok(r2(kib / 1024.0))
-}
-
-/// Time this thread has spent on a CPU, from `/proc/thread-self/schedstat`: on a shared machine
-/// it tells our cost apart from time spent waiting for a core.
-fn thread_cpu_ms() -> Res<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
-    let ns: u64 = stat
-        .split_whitespace()
-        .next()
-        .ok_or("empty /proc/thread-self/schedstat")?
-        .parse()?;
-    Ok(ns as f64 / 1e6)
-}
-
-/// Apparent size of every file under `dir` (what `du -sb` reports, folders aside).
-fn dir_bytes(dir: &Path) -> Res<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let meta = entry?.metadata()?;
-        total += meta.len();
-    }
-    Ok(total)
 }
