@@ -122,6 +122,24 @@ pub fn thread_cpu_ms() -> Res<f64> {
     Ok(ns as f64 / 1e6)
 }
 
+/// User and system CPU time of this whole process (every thread, live or exited) so far, in
+/// ms: fields 14 and 15 of `/proc/self/stat`, what `getrusage(RUSAGE_SELF)` reports, in the
+/// kernel's 100 Hz `USER_HZ` ticks (so 10 ms steps).
+pub fn process_cpu_ms() -> Res<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) may hold spaces and parentheses; the fields after it do not.
+    let rest = stat.rsplit_once(')').ok_or("no ')' in /proc/self/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Res<f64> {
+        Ok(fields
+            .get(i)
+            .ok_or("short /proc/self/stat")?
+            .parse::<f64>()?)
+    };
+    // `rest` starts at field 3 (state), so utime (14) and stime (15) are its 12th and 13th.
+    Ok((ticks(11)? * 10.0, ticks(12)? * 10.0))
+}
+
 /// Apparent size of every file under `dir`, recursively (what `du -sb` reports, folders aside).
 pub fn dir_bytes(dir: &Path) -> Res<u64> {
     let mut total = 0;
