@@ -1,18 +1,23 @@
 //! `cargo xtask bench replication [--rounds N] [--quick]`: drive replication over loopback
-//! TCP, Node hyperdrive@10 against ddrive.
+//! TCP between Node hyperdrive@10 and ddrive, in all four seeder -> clone pairs.
 //!
-//! Each round runs Node's `shared/bench/js/bench-replication.js full,ttfb <bigMiB>` (a seeder
-//! process and a fresh clone process per mode) and the same with our `bench_replication`
-//! runner (built `--release`): a full clone of 10k x 1 KiB files + a 256 MiB file, and the time
-//! to first byte of a sparse 1 KiB read of the big file from a fresh clone, then five warm
-//! random reads. Both source drives are built once and kept under
-//! `<target>/bench-cache/replication/`. `--quick`: a 32 MiB big file. The table shows medians
-//! over the rounds with min-max; the last line is one JSON object with ratios and medians.
+//! Node's side is `shared/bench/js/repl/{setup,seed,clone}.js` (what `bench-replication.js`
+//! runs), ours the `bench_replication` example (built `--release`), which takes the same
+//! arguments and prints the same JSON lines, so either clone runs against either seeder:
+//! Node -> Node, ddrive -> ddrive, ddrive -> Node and Node -> ddrive (seeder -> clone). Each
+//! pair and mode is a fresh seeder process and a fresh clone process: a full clone of 10k x
+//! 1 KiB files + a 256 MiB file (64 KiB blocks), and the time to first byte of a sparse 1 KiB
+//! read of the big file from a fresh clone, then five warm random reads (the same offsets for
+//! every pair of a round). Each side's source drive is built once by its own `setup` and kept
+//! under `<target>/bench-cache/replication/`; both must have the same shape (checked).
+//! `--quick`: a 32 MiB big file. Rounds alternate which pairs go first. The table shows medians
+//! over the rounds with min-max and ratios to Node -> Node; the last line is one JSON object
+//! with the medians and ratios.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -21,53 +26,116 @@ use super::common::{
     output, parse_last_line,
 };
 
-/// (label, Node's key, our key, unit)
-const ROWS: [(&str, &str, &str, &str); 6] = [
-    (
-        "full clone",
-        "full.full_download_ms",
-        "full.full_download_ms",
-        "ms",
-    ),
-    (
-        "full clone throughput",
-        "full.full_download_MBps",
-        "full.full_download_MBps",
-        "MB/s",
-    ),
+/// (label, key, unit); keys are `<mode>.<field of that mode's clone and seeder lines>`.
+const ROWS: [(&str, &str, &str); 7] = [
+    ("full clone", "full.full_download_ms", "ms"),
+    ("full clone throughput", "full.full_download_MBps", "MB/s"),
     (
         "sparse 1 KiB read, first byte from connect",
-        "ttfb.ttfb_from_connect_ms",
         "ttfb.ttfb_from_connect_ms",
         "ms",
     ),
     (
         "warm random 1 KiB read (median of 5)",
         "ttfb.warm_random_read_median_ms",
-        "ttfb.warm_random_read_median_ms",
         "ms",
     ),
     (
-        "seeder CPU user, full clone",
-        "full.seeder_cpu_user_ms",
-        "full.seeder_cpu_user_ms",
+        "seeder CPU user+sys, full clone",
+        "full.seeder_cpu_ms",
         "ms",
     ),
-    (
-        "clone ready (open the store)",
-        "full.ready_ms",
-        "full.ready_ms",
-        "ms",
-    ),
+    ("clone CPU user+sys, full clone", "full.clone_cpu_ms", "ms"),
+    ("clone ready (open the store)", "full.ready_ms", "ms"),
 ];
 
-/// Runs both sides `rounds` times and prints the table and the ratios.
+const MODES: [&str; 2] = ["full", "ttfb"];
+
+/// Content chunk of the big file, in KiB: Node's `createWriteStream` makes each a block.
+const CHUNK_KIB: usize = 64;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Node,
+    Ours,
+}
+
+/// A seeder -> clone pairing: the column title and the JSON prefix of its medians.
+struct Pair {
+    seeder: Side,
+    clone: Side,
+    title: &'static str,
+    json: &'static str,
+}
+
+/// Node -> Node first: it is what the ratios are against.
+const PAIRS: [Pair; 4] = [
+    Pair {
+        seeder: Side::Node,
+        clone: Side::Node,
+        title: "Node->Node",
+        json: "node",
+    },
+    Pair {
+        seeder: Side::Ours,
+        clone: Side::Ours,
+        title: "ddrive->ddrive",
+        json: "ddrive",
+    },
+    Pair {
+        seeder: Side::Ours,
+        clone: Side::Node,
+        title: "ddrive->Node",
+        json: "ddrive_to_node",
+    },
+    Pair {
+        seeder: Side::Node,
+        clone: Side::Ours,
+        title: "Node->ddrive",
+        json: "node_to_ddrive",
+    },
+];
+
+/// How to start one side's processes, and the source drive it serves.
+struct Runner {
+    node_modules: PathBuf,
+    js: PathBuf,
+    ours: PathBuf,
+    /// Each side's source folder and the setup line its `setup` printed (the clone's
+    /// SETUP_JSON argument).
+    sources: [(PathBuf, String); 2],
+}
+
+impl Runner {
+    fn command(&self, side: Side, script: &str) -> Command {
+        match side {
+            Side::Node => {
+                let mut cmd = Command::new("node");
+                cmd.arg(self.js.join("repl").join(format!("{script}.js")))
+                    .current_dir(&self.js)
+                    .env("NODE_PATH", &self.node_modules);
+                cmd
+            }
+            Side::Ours => {
+                let mut cmd = Command::new(&self.ours);
+                cmd.arg(script);
+                cmd
+            }
+        }
+    }
+
+    fn source(&self, side: Side) -> &(PathBuf, String) {
+        &self.sources[usize::from(side == Side::Ours)]
+    }
+}
+
+/// Runs all pairs `rounds` times and prints the table and the ratios.
 pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
     let (files, big_mib) = if quick { (10_000, 32) } else { (10_000, 256) };
     let root = crate::root();
-    let js = anchors_dir(&root, "bench-replication.js")?;
+    let js = anchors_dir(&root, "repl/clone.js")?;
     let node_modules = ensure_node_modules(&root, "hyperdrive")?;
-    let runner = build_example(&root, "hyperdrive", "bench_replication")?;
+    let ours = build_example(&root, "hyperdrive", "bench_replication")?;
     let scratch = Scratch::new("replication")?;
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => root.join(dir),
@@ -77,120 +145,293 @@ pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
     std::fs::create_dir_all(&cache)?;
     let node_version = node_version()?;
 
-    let src = cache.join(format!("ddrive-src-{files}-{big_mib}"));
     eprintln!(
         "xtask bench replication: source drives (built once, kept in {})",
         cache.display()
     );
-    let setup = output(Command::new(&runner).arg("setup").arg(&src).args([
-        files.to_string(),
-        "1024".into(),
-        big_mib.to_string(),
-    ]))?;
-    eprintln!("ddrive source: {}", setup.trim());
+    let mut runner = Runner {
+        node_modules,
+        js,
+        ours,
+        sources: Default::default(),
+    };
+    for side in [Side::Node, Side::Ours] {
+        let name = if side == Side::Node { "node" } else { "ddrive" };
+        let src = cache.join(format!("{name}-src-{files}-{big_mib}"));
+        let mut cmd = runner.command(side, "setup");
+        cmd.arg(&src).args([
+            files.to_string(),
+            "1024".into(),
+            big_mib.to_string(),
+            CHUNK_KIB.to_string(),
+        ]);
+        let line = last_json_line(&output(&mut cmd)?)?;
+        eprintln!("{name} source: {line}");
+        runner.sources[usize::from(side == Side::Ours)] = (src, line);
+    }
+    same_shape(&runner.sources[0].1, &runner.sources[1].1)?;
 
-    let mut node_runs: Vec<Figures> = Vec::new();
-    let mut our_runs: Vec<Figures> = Vec::new();
+    let mut runs: [Vec<Figures>; 4] = Default::default();
     for round in 0..rounds {
         eprintln!("xtask bench replication: round {} of {rounds}", round + 1);
-        let node = || -> Result<Figures> {
-            let mut cmd = Command::new("node");
-            cmd.arg("bench-replication.js")
-                .args(["full,ttfb", &big_mib.to_string()])
-                .current_dir(&js)
-                .env("NODE_PATH", &node_modules)
-                .env("BENCH_DIR", &cache)
-                .env("TTFB_SEED", (1000 + round).to_string());
-            parse_last_line(&output(&mut cmd)?)
-        };
-        let ours = || -> Result<Figures> {
+        // Alternate who goes first: the pairs in order, then in reverse.
+        let mut order: Vec<usize> = (0..PAIRS.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
             let mut all = Figures::new();
-            for mode in ["full", "ttfb"] {
-                let figures = our_mode(&runner, &src, &scratch.0, mode, 1000 + round)?;
+            for mode in MODES {
+                let figures = run_pair(&runner, &PAIRS[i], mode, &scratch.0, 1000 + round)?;
                 all.extend(figures.into_iter().map(|(k, v)| (format!("{mode}.{k}"), v)));
                 scratch.clear()?;
             }
-            Ok(all)
-        };
-        // Alternate who goes first.
-        if round % 2 == 0 {
-            node_runs.push(node()?);
-            our_runs.push(ours()?);
-        } else {
-            our_runs.push(ours()?);
-            node_runs.push(node()?);
+            runs[i].push(all);
         }
     }
 
-    println!(
-        "\nreplication over 127.0.0.1 TCP: {files} x 1 KiB files + {big_mib} MiB file \
-         (node {node_version}, {rounds} round(s); median (min-max))"
-    );
-    println!("{:<44} {:>22} {:>22} {:>8}", "", "Node", "ddrive", "ratio");
-    let mut json = BTreeMap::new();
-    for (label, node_key, our_key, unit) in ROWS {
-        let (n, o) = (Stat::of(&node_runs, node_key), Stat::of(&our_runs, our_key));
-        let show = |s: Option<Stat>| s.map_or("-".into(), |s| format!("{} {unit}", s.show(rounds)));
-        let ratio = match (n, o) {
-            (Some(n), Some(o)) if n.median != 0.0 => o.median / n.median,
-            _ => f64::NAN,
-        };
-        println!(
-            "{label:<44} {:>22} {:>22} {:>8}",
-            show(n),
-            show(o),
-            num(ratio)
-        );
-        json.insert(format!("ratio.{our_key}"), num(ratio));
-        json.insert(
-            format!("node.{node_key}"),
-            n.map_or("null".into(), |s| num(s.median)),
-        );
-        json.insert(
-            format!("ddrive.{our_key}"),
-            o.map_or("null".into(), |s| num(s.median)),
-        );
-    }
-    let body: Vec<String> = json.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
-    println!("{{\"bench\":\"replication\",{}}}", body.join(","));
+    print_table(&runs, files, big_mib, rounds, &node_version);
     Ok(())
 }
 
-/// One mode of ours: a fresh seeder process, a fresh clone process, the seeder's CPU time.
-fn our_mode(runner: &Path, src: &Path, scratch: &Path, mode: &str, seed: usize) -> Result<Figures> {
-    let mut seeder = Command::new(runner)
-        .arg("seed")
-        .arg(src)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting our seeder")?;
-    let mut lines = BufReader::new(seeder.stdout.take().context("seeder stdout")?).lines();
-    let first = lines.next().context("seeder printed nothing")??;
-    let info: serde_json::Value = serde_json::from_str(&first)?;
-    let port = info["port"].as_u64().context("seeder port")?.to_string();
-    let key = info["key"].as_str().context("seeder key")?.to_owned();
-    let clone = output(
-        Command::new(runner)
-            .arg("clone")
-            .arg(mode)
-            .arg(&port)
-            .arg(&key)
-            .arg(scratch.join(format!("dst-{mode}")))
-            .arg(seed.to_string()),
+fn print_table(
+    runs: &[Vec<Figures>; 4],
+    files: usize,
+    big_mib: usize,
+    rounds: usize,
+    node_version: &str,
+) {
+    println!(
+        "\nreplication over 127.0.0.1 TCP: {files} x 1 KiB files + {big_mib} MiB file in \
+         {CHUNK_KIB} KiB blocks (node {node_version}, {rounds} round(s); median (min-max); \
+         seeder->clone; ratio = pair / Node->Node)"
     );
-    // Closing stdin makes the seeder print its CPU time and exit.
-    if let Some(mut stdin) = seeder.stdin.take() {
-        let _ = stdin.flush();
+    print!("{:<42}", "");
+    for (i, pair) in PAIRS.iter().enumerate() {
+        print!(" {:>22}", pair.title);
+        if i > 0 {
+            print!(" {:>7}", "ratio");
+        }
     }
-    let last = lines
-        .next()
-        .context("seeder ended without its CPU line")??;
-    seeder.wait()?;
+    println!();
+    let mut json = BTreeMap::new();
+    for (label, key, unit) in ROWS {
+        print!("{label:<42}");
+        let base = Stat::of(&runs[0], key);
+        for (i, pair) in PAIRS.iter().enumerate() {
+            let stat = Stat::of(&runs[i], key);
+            let cell = stat.map_or("-".into(), |s| format!("{} {unit}", s.show(rounds)));
+            print!(" {cell:>22}");
+            json.insert(
+                format!("{}.{key}", pair.json),
+                stat.map_or("null".into(), |s| num(s.median)),
+            );
+            if i > 0 {
+                let ratio = match (base, stat) {
+                    (Some(b), Some(s)) if b.median != 0.0 => s.median / b.median,
+                    _ => f64::NAN,
+                };
+                let shown = if ratio.is_finite() {
+                    format!("{ratio:.3}x")
+                } else {
+                    "-".into()
+                };
+                print!(" {shown:>7}");
+                // `ratio.<key>` stays ddrive->ddrive against Node->Node, as before the
+                // mixed pairs.
+                let name = if pair.json == "ddrive" {
+                    format!("ratio.{key}")
+                } else {
+                    format!("ratio.{}.{key}", pair.json)
+                };
+                json.insert(name, num(ratio));
+            }
+        }
+        println!();
+    }
+    let body: Vec<String> = json.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    println!(
+        "{{\"bench\":\"replication\",\"files\":{files},\"big_mib\":{big_mib},\"rounds\":{rounds},{}}}",
+        body.join(",")
+    );
+}
+
+/// The last line of `stdout` that is a JSON object, as printed.
+fn last_json_line(stdout: &str) -> Result<String> {
+    stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .map(|l| l.trim().to_owned())
+        .with_context(|| format!("no JSON line in output:\n{stdout}"))
+}
+
+/// Both sources must have the same blocks for the comparison to be like with like: file
+/// count, feed lengths, content bytes and where the big file starts and how many blocks it
+/// has. (Metadata bytes may differ by a varint of a timestamp, so they are only reported.)
+fn same_shape(node: &str, ours: &str) -> Result<()> {
+    let (n, o): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(node)?, serde_json::from_str(ours)?);
+    let fields = [
+        "metadata_length",
+        "content_length",
+        "content_byte_length",
+        "big_blocks",
+        "big_offset",
+    ];
+    for field in fields {
+        if n[field] != o[field] {
+            bail!(
+                "the source drives differ in {field} (Node {}, ddrive {}): not comparable",
+                n[field],
+                o[field]
+            );
+        }
+    }
+    for field in ["files", "file_size", "big_mib", "chunk"] {
+        if n["params"][field] != o["params"][field] {
+            bail!("the source drives were built with different {field}");
+        }
+    }
+    if n["metadata_byte_length"] != o["metadata_byte_length"] {
+        eprintln!(
+            "note: metadata bytes differ: Node {}, ddrive {}",
+            n["metadata_byte_length"], o["metadata_byte_length"]
+        );
+    }
+    Ok(())
+}
+
+/// A running seeder: its stdout lines; closing its stdin makes it print its CPU line and exit.
+struct Seeder {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Seeder {
+    fn start(mut cmd: Command) -> Result<(Self, u16, String)> {
+        let shown = format!("{cmd:?}");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {shown}"))?;
+        let stdout = child.stdout.take().context("seeder stdout")?;
+        let mut seeder = Seeder {
+            child,
+            lines: BufReader::new(stdout).lines(),
+        };
+        let first = seeder.next_line().context("reading the seeder's port")?;
+        let info: serde_json::Value = serde_json::from_str(&first)?;
+        let port = info["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .context("seeder port")?;
+        let key = info["key"].as_str().context("seeder key")?.to_owned();
+        Ok((seeder, port, key))
+    }
+
+    fn next_line(&mut self) -> Result<String> {
+        self.lines
+            .next()
+            .context("the seeder ended without printing its line")?
+            .map_err(Into::into)
+    }
+
+    /// Closes stdin and returns the seeder's CPU line.
+    fn stop(mut self) -> Result<Figures> {
+        drop(self.child.stdin.take());
+        let last = self.next_line();
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("the seeder exited with {status}");
+        }
+        parse_last_line(&last?)
+    }
+}
+
+impl Drop for Seeder {
+    fn drop(&mut self) {
+        // Only on an error path (stop() waited otherwise): do not leave it serving.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One mode of one pair: a fresh seeder process and a fresh clone process.
+fn run_pair(
+    runner: &Runner,
+    pair: &Pair,
+    mode: &str,
+    scratch: &Path,
+    ttfb_seed: usize,
+) -> Result<Figures> {
+    let (src, setup) = runner.source(pair.seeder);
+    let mut cmd = runner.command(pair.seeder, "seed");
+    cmd.arg(src);
+    let (seeder, port, key) = Seeder::start(cmd)?;
+    let mut cmd = runner.command(pair.clone, "clone");
+    cmd.arg(mode)
+        .arg(port.to_string())
+        .arg(&key)
+        .arg(scratch.join(format!("dst-{}-{mode}", pair.json)))
+        .arg(setup)
+        .env("TTFB_SEED", ttfb_seed.to_string());
+    let clone = output(&mut cmd);
+    let seeder = seeder.stop();
     let mut figures = parse_last_line(&clone?)?;
-    if let Some(false) = figures.get("complete").map(|v| *v == 1.0) {
-        bail!("our {mode} clone was incomplete");
+    let bad = |flag: &str, good: f64| figures.get(flag).is_some_and(|v| *v != good);
+    if bad("complete", 1.0)
+        || bad("first_read_ok", 1.0)
+        || bad("small_ok", 1.0)
+        || bad("warm_read_bad", 0.0)
+    {
+        bail!(
+            "{} {mode}: the clone got incomplete or wrong data: {figures:?}",
+            pair.title
+        );
     }
-    figures.extend(parse_last_line(&last)?);
+    figures.extend(seeder?);
+    for who in ["seeder", "clone"] {
+        let user = figures.get(&format!("{who}_cpu_user_ms")).copied();
+        let sys = figures.get(&format!("{who}_cpu_sys_ms")).copied();
+        if let (Some(user), Some(sys)) = (user, sys) {
+            figures.insert(format!("{who}_cpu_ms"), user + sys);
+        }
+    }
     Ok(figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODE: &str = r#"{"params":{"files":10000,"file_size":1024,"big_mib":32,"chunk":65536,"v":2},"key":"c2","metadata_length":10002,"metadata_byte_length":1096825,"content_length":10512,"content_byte_length":43794432,"big_blocks":512,"big_offset":10000}"#;
+
+    #[test]
+    fn sources_of_the_same_shape_compare() {
+        let ours = NODE
+            .replace(r#""key":"c2""#, r#""key":"1e""#)
+            .replace("1096825", "1096826");
+        same_shape(NODE, &ours).expect("same blocks, other key and timestamps");
+    }
+
+    #[test]
+    fn a_big_file_in_larger_blocks_does_not_compare() {
+        // What the runner built before: the 32 MiB file in 512 KiB blocks.
+        let ours = NODE
+            .replace(r#""big_blocks":512"#, r#""big_blocks":64"#)
+            .replace("10512", "10064");
+        let err = same_shape(NODE, &ours).expect_err("different layouts");
+        assert!(format!("{err:#}").contains("content_length"), "{err:#}");
+    }
+
+    #[test]
+    fn the_setup_line_is_the_last_json_line() {
+        let line = last_json_line(&format!("building\n{NODE}\n\n")).expect("found");
+        assert_eq!(line, NODE);
+        assert!(last_json_line("nothing").is_err());
+    }
 }
