@@ -44,7 +44,8 @@
 //! [`Corestore::replicate`] runs one hypercore-protocol session for the whole store (Node's
 //! `corestore.replicate`): it starts with the loaded cores, every core loaded later (by any
 //! view) joins it, and a core the remote opens by discovery key is opened from the store's
-//! folder and replicated only if the store holds it; any other is refused with `Close`. Cores
+//! folder and replicated only if the store holds it; any other is refused with `Close` (a live
+//! session leaves it half open instead, in case a view loads it later). Cores
 //! replicate sparsely (hypercore's defaults): blocks move when a reader waits for them
 //! ([`hypercore::replicate::SharedFeed::get`]) or a download asks for a range. Tests:
 //! `cargo test -p corestore --test replicate`. Not done: stream-level extensions, per-store

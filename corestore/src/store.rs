@@ -308,7 +308,9 @@ impl Corestore {
     /// view: the cores asked for through it). Every core any view loads later joins it (a
     /// drive's content feed once its header arrives, a mount once it is opened). A core the
     /// remote opens by discovery key is replicated only if this store holds it (loaded, or in
-    /// its folder); any other is refused with `Close`, as JS does. Each core replicates as its
+    /// its folder). Any other is refused with `Close`, as JS does, by a non-live session; a live
+    /// one leaves the remote's channel half open, so the core opens without a round trip if a
+    /// view loads it later (the remote drive's content feed). Each core replicates as its
     /// [`SharedFeed`] says: sparse by default, so blocks move when a reader waits on them or a
     /// [`download`](hypercore::replicate::SharedFeed::download) asks for a range.
     ///

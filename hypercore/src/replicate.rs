@@ -19,7 +19,11 @@
 //! # What a replicator does
 //! - On open: `Options{ack}` if acks are asked for, `Status` unless uploading and downloading,
 //!   then `Want{start: j·2^20, length: 2^20}` for every region a reader or selection touches and
-//!   always region 0 (≤ 16 unanswered, as JS).
+//!   always region 0 (≤ 16 unanswered, as JS). A session also sends those `Want`s right behind
+//!   its `Open` when the remote has not opened the feed yet ([`Replicator::opening_wants`]), so
+//!   a seeder that opened it at once answers a round trip sooner; and a live session leaves a
+//!   channel the remote opened for a feed it does not have yet half open, so the feed opens
+//!   without a round trip if it is loaded later in the session.
 //! - Uploading: 8192-aligned `Want`s are answered with the eager-length `Have` and an RLE
 //!   bitfield `Have` echoing the `Want`'s length; afterwards every appended or downloaded block
 //!   is announced. `Request`s (also by byte offset, also hash-only) are answered with the block,
@@ -77,6 +81,8 @@ mod replicator;
 mod shared;
 #[cfg(feature = "tokio")]
 mod stream_extensions;
+#[cfg(feature = "tokio")]
+mod trace;
 
 pub use self::error::ReplicateError;
 #[cfg(feature = "tokio")]

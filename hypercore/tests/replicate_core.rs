@@ -6,8 +6,10 @@ mod replicate_common;
 use std::time::Duration;
 
 use anyhow::Result;
-use hypercore::protocol::Message;
-use hypercore::replicate::{Mode, ReplicatorConfig};
+use std::time::Instant;
+
+use hypercore::protocol::{Message, Want};
+use hypercore::replicate::{Mode, Outgoing, Replicator, ReplicatorConfig};
 use replicate_common::{Net, block, clone_of, writer};
 
 fn sparse() -> ReplicatorConfig {
@@ -346,5 +348,40 @@ fn feed_extensions_map_through_the_senders_names() -> Result<()> {
             .iter()
             .any(|e| e == r#"Extension { peer: PeerId(0), name: "shared", payload: [121] }"#)
     );
+    Ok(())
+}
+
+#[test]
+fn opening_wants_are_the_wants_a_new_peer_gets() -> Result<()> {
+    let region = |r: u64| Want {
+        start: r << 20,
+        length: Some(1 << 20),
+    };
+    let now = Instant::now();
+    let w = writer(9, 10)?;
+    assert!(
+        Replicator::new(sparse()).opening_wants(&w).is_empty(),
+        "a writer downloads nothing"
+    );
+    let mut r = clone_of(&w)?;
+    let mut rep = Replicator::new(sparse());
+    assert_eq!(rep.opening_wants(&r), vec![region(0)], "region 0, always");
+    rep.want(&mut r, (3 << 20) + 5, now);
+    let early = rep.opening_wants(&r);
+    assert_eq!(
+        early,
+        vec![region(3), region(0)],
+        "and every region a reader waits in"
+    );
+    // The peer still gets them itself once the channel is open: a remote that had not opened
+    // the feed when the early ones came dropped them.
+    let peer = rep.add_peer(&mut r, now);
+    let mut sent = Vec::new();
+    while let Some(out) = rep.poll_transmit(&mut r, peer)? {
+        if let Outgoing::Message(Message::Want(want)) = out {
+            sent.push(want);
+        }
+    }
+    assert_eq!(sent, early);
     Ok(())
 }

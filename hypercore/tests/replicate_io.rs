@@ -2,14 +2,18 @@
 //! fake uploaders that stall or send bad blocks, with paused time for the timeouts.
 #![cfg(feature = "tokio")]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use hypercore::protocol::io::SessionStream;
-use hypercore::protocol::{Data, DataNode, Event, Have, Message, SessionConfig, bitfield_rle};
-use hypercore::replicate::{Mode, ReplicateError, ReplicatorConfig, SharedFeed, replicate};
+use hypercore::protocol::{
+    Data, DataNode, Event, Have, Message, Session, SessionConfig, bitfield_rle,
+};
+use hypercore::replicate::{
+    Mode, ReplicateError, ReplicatorConfig, SharedFeed, replicate, replicate_with,
+};
 use hypercore::{Feed, KeyPair, MemoryStorage, ProofRequest};
-use tokio::io::DuplexStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -265,6 +269,130 @@ async fn bad_blocks_are_refused_and_fetched_elsewhere() -> Result<()> {
         r.with_feed(|f| f.downloaded(0, N)),
         1,
         "only the good copy is stored"
+    );
+    Ok(())
+}
+
+/// What the remote does about a feed we opened before it had loaded it, once it loads it: the
+/// first event our session sees for that channel after the handshake, and whether a `Want`
+/// followed the remote's `Open` with nothing asked of us in between.
+async fn late_feed_on_remote(live_session: bool) -> Result<(Event, bool)> {
+    let w = writer_feed(6)?;
+    let key = *w.key();
+    let dk = key.discovery_key();
+    let late = clone_of(&shared(w, Mode::Sparse), Mode::Sparse)?;
+    let (x, y) = tokio::io::duplex(64 * 1024);
+    let (asked_tx, mut asked) = mpsc::unbounded_channel();
+    let (add, added) = mpsc::unbounded_channel();
+    let mut config = live(false);
+    config.live = live_session;
+    let remote = tokio::spawn(async move {
+        let find = move |dk: &[u8; 32]| {
+            let _ = asked_tx.send(*dk);
+            None
+        };
+        replicate_with(y, config, &[], Some(added), find).await
+    });
+    let mut s = SessionStream::new(x, live(true));
+    s.session_mut().open(&key)?;
+    // Our Open goes out with the last handshake message, before this event.
+    while !matches!(s.next_event().await?, Some(Event::Handshake { .. })) {}
+    // The remote looked the key up and found nothing: its answer (if any) is on its way.
+    ensure!(asked.recv().await == Some(dk));
+    add.send(late).ok().context("remote session gone")?;
+    let first = s.next_event().await?.context("stream ended")?;
+    let want = match s.next_event().await? {
+        Some(Event::Message {
+            discovery_key,
+            message: Message::Want(_),
+        }) => discovery_key == dk,
+        _ => false,
+    };
+    remote.abort();
+    Ok((first, want))
+}
+
+#[tokio::test]
+async fn a_live_session_opens_a_late_feed_on_the_remote_half_open_channel() -> Result<()> {
+    let (first, want) = late_feed_on_remote(true).await?;
+    let dk = writer_feed(6)?.key().discovery_key();
+    assert_eq!(first, Event::ChannelOpen { discovery_key: dk });
+    assert!(want, "the Want came with the Open, before we sent anything");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_non_live_session_refuses_a_feed_it_does_not_have() -> Result<()> {
+    let (first, _) = late_feed_on_remote(false).await?;
+    let dk = writer_feed(6)?.key().discovery_key();
+    assert_eq!(first, Event::ChannelClosed { discovery_key: dk });
+    Ok(())
+}
+
+/// Feeds `remote` what arrives on `io` until a `Want` comes; writes back only what the
+/// remote queued for `io` when `answer` is set (else its handshake reply alone). Paused time
+/// ends a wait for a `Want` that never comes.
+async fn until_want(
+    remote: &mut Session,
+    io: &mut DuplexStream,
+    answer: bool,
+) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    let wait = async {
+        loop {
+            let handshaking = !remote.is_handshake_complete();
+            while (answer || handshaking)
+                && let Some(bytes) = remote.poll_transmit(Instant::now())
+            {
+                io.write_all(&bytes).await?;
+            }
+            let n = io.read(&mut buf).await?;
+            ensure!(n > 0, "stream ended");
+            remote.handle_input(Instant::now(), &buf[..n])?;
+            while let Some(event) = remote.poll_event() {
+                let want = matches!(
+                    event,
+                    Event::Message {
+                        message: Message::Want(_),
+                        ..
+                    }
+                );
+                events.push(event);
+                if want {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .context("no Want came")??;
+    Ok(events)
+}
+
+#[tokio::test(start_paused = true)]
+async fn wants_go_out_with_the_open_and_again_once_the_remote_opens() -> Result<()> {
+    let w = shared(writer_feed(8)?, Mode::Sparse);
+    let key = *w.key();
+    let dk = key.discovery_key();
+    let r = clone_of(&w, Mode::Sparse)?;
+    let (mut io, theirs) = tokio::io::duplex(64 * 1024);
+    let _ours = run(theirs, true, &r);
+    // A seeder that opened the feed before the handshake: its Open waits in its queue.
+    let mut remote = Session::new(live(false), Instant::now());
+    remote.open(&key)?;
+    let events = until_want(&mut remote, &mut io, false).await?;
+    assert!(
+        events.contains(&Event::ChannelOpen { discovery_key: dk }),
+        "{events:?}"
+    );
+    // Now the remote's Open goes out: the peer's own Want follows, for a remote that had
+    // dropped the first one.
+    let events = until_want(&mut remote, &mut io, true).await?;
+    assert!(
+        matches!(events.last(), Some(Event::Message { discovery_key, .. }) if *discovery_key == dk),
+        "{events:?}"
     );
     Ok(())
 }

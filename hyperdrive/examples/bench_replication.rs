@@ -17,6 +17,10 @@
 //! bytes of `pseudoRandom(FILE_SIZE * 1025, 5)` from `(i * 131) % (FILE_SIZE * 1024)`;
 //! `/big.bin` is CHUNK_KIB chunks of `pseudoRandom(4 MiB + chunk, 9)`, chunk c from
 //! `(c * 65537) % 4 MiB`, each chunk one content block as Node's `createWriteStream` makes it.
+//!
+//! `BENCH_TRACE=1` prints a timeline on stderr (wall clock, to merge the seeder's and the
+//! clone's): every wire read and write, session event and message sent (target `ddrive::wire`)
+//! and the runner's steps.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,6 +69,14 @@ fn session(initiator: bool) -> SessionConfig {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_timer(tracing_subscriber::fmt::time::SystemTime)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -250,8 +262,16 @@ async fn clone(args: &[String]) -> Result<()> {
     let drive = AsyncDrive::new(Drive::open(store, &key, options)?);
     let ready_ms = ms(t0.elapsed());
     let tc = Instant::now();
-    let socket = TcpStream::connect(("127.0.0.1", port.parse::<u16>()?)).await?;
+    tracing::trace!("connect");
+    // An address, not a host name: tokio would resolve a name on its blocking pool. A
+    // blocking connect: on loopback the kernel completes it within the call, where an async
+    // one waits for the runtime's I/O thread to wake this one (0.2-3 ms on a busy machine).
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.parse::<u16>()?));
+    let socket = std::net::TcpStream::connect(addr)?;
     socket.set_nodelay(true)?;
+    socket.set_nonblocking(true)?;
+    let socket = TcpStream::from_std(socket)?;
+    tracing::trace!("connected");
     let replication = tokio::spawn({
         let drive = drive.clone();
         async move { drive.replicate(socket, session(true)).await }
@@ -295,6 +315,7 @@ async fn clone(args: &[String]) -> Result<()> {
             let read = async |drive: &AsyncDrive, off: usize| -> Result<(f64, bool)> {
                 let ts = Instant::now();
                 let mut reader = drive.reader("/big.bin").await?;
+                tracing::trace!("reader open");
                 let mut buf = vec![0u8; 1024];
                 reader.seek(std::io::SeekFrom::Start(off as u64)).await?;
                 reader.read_exact(&mut buf).await?;
@@ -305,6 +326,7 @@ async fn clone(args: &[String]) -> Result<()> {
             };
             let off = pick();
             let (first, ok) = read(&drive, off).await?;
+            tracing::trace!("first read returned");
             out["offset"] = off.into();
             out["ttfb_from_connect_ms"] = ms(tc.elapsed()).into();
             out["first_read_ms"] = first.into();

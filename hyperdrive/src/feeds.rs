@@ -128,8 +128,12 @@ impl Wait {
     /// Waits for block `index` of `feed` (asking peers for it); on timeout a clear error.
     pub(crate) fn block(self, feed: &SharedFeed, index: u64) -> Result<()> {
         let timeout = self.0.unwrap_or_default();
+        tracing::trace!(target: "ddrive::wire", feed = %&feed.key().to_hex()[..6], index, "wait for block");
         match feed.get_blocking(index, timeout) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                tracing::trace!(target: "ddrive::wire", feed = %&feed.key().to_hex()[..6], index, "block stored");
+                Ok(())
+            }
             Err(ReplicateError::GetTimeout {
                 last_peer_error, ..
             }) => Err(Error::Timeout {

@@ -163,7 +163,17 @@ impl Drive {
 async fn follow_header(drive: Drive) -> Result<()> {
     let metadata = drive.metadata_feed().clone();
     loop {
-        if drive.load_content()?.is_some() {
+        if drive.content.get().is_some() {
+            return Ok(());
+        }
+        if metadata.lock().has(0) {
+            // Opening a core creates its files: on the blocking pool, so the session this
+            // runs beside goes on moving blocks (the trie nodes a first read needs) meanwhile.
+            let d = drive.clone();
+            tokio::task::spawn_blocking(move || d.load_content().map(|_| ()))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??;
+            tracing::trace!(target: "ddrive::wire", "content feed loaded");
             return Ok(());
         }
         if metadata.lock().writable() {

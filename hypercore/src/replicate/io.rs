@@ -13,7 +13,8 @@ use super::peer::Outgoing;
 use super::replicator::PeerId;
 use super::shared::{SharedFeed, now};
 use super::stream_extensions::{StreamExtensionMessage, StreamExtensions};
-use crate::protocol::{Event, Session, SessionConfig};
+use super::trace::{describe, short, trace_event};
+use crate::protocol::{Event, Message, Session, SessionConfig};
 use crate::storage::Storage;
 
 /// Bytes read per syscall.
@@ -58,14 +59,25 @@ fn sync_extensions<S: Storage>(
     Ok(())
 }
 
-/// Opens `feed` on the session with its extension names.
+/// Opens `feed` on the session with its extension names. Before the remote has opened it, the
+/// `Want`s a new peer gets go out right behind the `Open` ([`Replicator::opening_wants`]).
+///
+/// [`Replicator::opening_wants`]: super::Replicator::opening_wants
 fn open_feed<S: Storage>(
     session: &mut Session,
     dk: &[u8; 32],
     ch: &mut Channel<S>,
 ) -> Result<(), ReplicateError> {
+    tracing::trace!(target: "ddrive::wire", dk = %short(dk), "open");
     session.open(ch.feed.key())?;
-    sync_extensions(session, dk, ch)
+    sync_extensions(session, dk, ch)?;
+    if session.is_open(dk) && !session.is_remote_open(dk) {
+        for want in ch.feed.opening_wants() {
+            tracing::trace!(target: "ddrive::wire", dk = %short(dk), message = %describe(&Message::Want(want.clone())), "send before the remote opened");
+            session.send(dk, Message::Want(want))?;
+        }
+    }
+    Ok(())
 }
 
 /// Replicates `feeds` with the peer at the other end of `io` until the transport ends (or, for a
@@ -88,8 +100,12 @@ where
 
 /// [`replicate`] with a set of feeds that grows during the session (corestore's replication):
 /// every feed received on `added` is opened on the session, and a feed the remote opens by
-/// discovery key is looked up with `find` and replicated if it returns one (refused with
-/// `Close{discoveryKey}` otherwise). A feed that is already replicated is ignored.
+/// discovery key is looked up with `find` and replicated if it returns one. Otherwise a
+/// non-live session refuses it with `Close{discoveryKey}` (its end waits for every channel to
+/// close), and a live one leaves the remote's channel half open: a feed with that key received
+/// on `added` later (a drive's content feed once its header arrives) then opens at once, with
+/// its first `Want` in the same write, instead of after a `Close`, a fresh remote `Open` and a
+/// round trip. A feed that is already replicated is ignored.
 pub async fn replicate_with<T, S, F>(
     io: T,
     config: SessionConfig,
@@ -177,6 +193,8 @@ where
     S: Storage,
     F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
+    // Only a live session that can still gain feeds has a use for a channel it cannot open yet.
+    let keep_unknown = config.live && dynamic.added.is_some();
     let mut session = Session::new(config, now());
     if let Some(stream) = &dynamic.stream {
         for name in &stream.names {
@@ -215,7 +233,16 @@ where
                 }
                 continue;
             }
-            finished |= on_event(&mut session, channels, &refused, wake, event, at)?;
+            trace_event(&event);
+            finished |= on_event(
+                &mut session,
+                channels,
+                &refused,
+                keep_unknown,
+                wake,
+                event,
+                at,
+            )?;
         }
         pull(&mut session, channels, &mut refused, &mut out, written, at)?;
         while let Some(bytes) = session.poll_transmit(at) {
@@ -243,7 +270,10 @@ where
             r = wr.write(&out[written..]), if written < out.len() => {
                 match r {
                     Ok(0) => return Err(ReplicateError::Io("transport wrote nothing".into())),
-                    Ok(n) => written += n,
+                    Ok(n) => {
+                        tracing::trace!(target: "ddrive::wire", bytes = n, "wrote");
+                        written += n;
+                    }
                     Err(e) => {
                         session.destroy();
                         return Err(ReplicateError::Io(e.to_string()));
@@ -257,6 +287,7 @@ where
                         session.handle_eof()?;
                     }
                     Ok(n) => {
+                        tracing::trace!(target: "ddrive::wire", bytes = n, "read");
                         // Names registered before these bytes were sent must map them.
                         for (dk, ch) in channels.iter_mut() {
                             sync_extensions(&mut session, dk, ch)?;
@@ -315,6 +346,7 @@ fn on_event<S: Storage>(
     session: &mut Session,
     channels: &mut HashMap<[u8; 32], Channel<S>>,
     refused: &HashSet<[u8; 32]>,
+    keep_unknown: bool,
     wake: &Arc<Notify>,
     event: Event,
     at: Instant,
@@ -324,7 +356,13 @@ fn on_event<S: Storage>(
             Some(ch) if !refused.contains(&discovery_key) => {
                 open_feed(session, &discovery_key, ch)?;
             }
-            _ => session.close(&discovery_key)?,
+            None if keep_unknown => {
+                tracing::trace!(target: "ddrive::wire", dk = %short(&discovery_key), "left half open");
+            }
+            _ => {
+                tracing::trace!(target: "ddrive::wire", dk = %short(&discovery_key), "refuse");
+                session.close(&discovery_key)?;
+            }
         },
         Event::ChannelOpen { discovery_key } => {
             if let Some(ch) = channels.get_mut(&discovery_key)
@@ -383,7 +421,12 @@ fn pull<S: Storage>(
         while out.len() - written < HIGH_WATER {
             match ch.feed.poll_transmit(peer)? {
                 None => break,
-                Some(Outgoing::Message(m)) => session.send(dk, m)?,
+                Some(Outgoing::Message(m)) => {
+                    if tracing::enabled!(target: "ddrive::wire", tracing::Level::TRACE) {
+                        tracing::trace!(target: "ddrive::wire", dk = %short(dk), message = %describe(&m), "send");
+                    }
+                    session.send(dk, m)?;
+                }
                 Some(Outgoing::Close) => {
                     session.close(dk)?;
                     ch.feed.remove_peer(peer, at);

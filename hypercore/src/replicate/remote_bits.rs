@@ -46,6 +46,22 @@ impl RemoteBits {
         true
     }
 
+    /// Sets the bits of `byte` (wire order) for blocks `[i, i + 8)`, `i` a multiple of 8;
+    /// `false` when the page cap refused a new page.
+    pub(crate) fn or_byte(&mut self, i: u64, byte: u8) -> bool {
+        debug_assert!(i.is_multiple_of(8));
+        let page = i / PAGE_BITS;
+        if !self.pages.contains_key(&page) && self.pages.len() >= MAX_PAGES {
+            return false;
+        }
+        let p = self
+            .pages
+            .entry(page)
+            .or_insert_with(|| Box::new([0; PAGE_BYTES]));
+        p[byte_of(i)] |= byte;
+        true
+    }
+
     /// Sets `[start, end)`; stops at the page cap.
     pub(crate) fn set_range(&mut self, start: u64, end: u64) {
         let mut i = start;
@@ -130,12 +146,25 @@ mod tests {
     }
 
     #[test]
+    fn bytes_go_in_wire_order() {
+        let mut b = RemoteBits::default();
+        assert!(b.or_byte(16, 0b1000_0001));
+        assert!(b.or_byte(16, 0b0100_0000));
+        assert!(b.get(16) && b.get(17) && b.get(23));
+        assert!(!b.get(18) && !b.get(15) && !b.get(24));
+        assert_eq!(b.next_set(0, 100), Some(16));
+        assert!(b.or_byte(PAGE_BITS * 3, 0x01));
+        assert_eq!(b.next_set(24, u64::MAX), Some(PAGE_BITS * 3 + 7));
+    }
+
+    #[test]
     fn capped() {
         let mut b = RemoteBits::default();
         for p in 0..(MAX_PAGES as u64 + 10) {
             b.set(p * PAGE_BITS, true);
         }
         assert_eq!(b.pages.len(), MAX_PAGES);
+        assert!(!b.or_byte(PAGE_BITS * (MAX_PAGES as u64 + 20), 0xff));
         b.set_range(0, u64::MAX / 2); // stops at the cap instead of looping forever
         assert!(b.pages.len() <= MAX_PAGES);
     }

@@ -236,6 +236,28 @@ impl Replicator {
         id
     }
 
+    /// The `Want`s [`add_peer`](Self::add_peer) would send a new peer, for a session to send
+    /// with its `Open` before the remote has opened the channel: a remote that opened the feed
+    /// already (a seeder opens what it has at once) answers them with its own `Open`, a round
+    /// trip sooner. A remote that had not opened it drops them (hypercore-protocol delivers
+    /// feed messages only to channels it opened), so `add_peer` still sends its own, and a
+    /// remote that got both answers twice. Empty when not downloading.
+    pub fn opening_wants<S: Storage>(&self, feed: &Feed<S>) -> Vec<Want> {
+        if !self.downloading(feed) {
+            return Vec::new();
+        }
+        let mut scratch = Peer::new();
+        send_wants(&mut scratch, &self.waiting, &self.selections);
+        scratch
+            .outbox
+            .into_iter()
+            .filter_map(|out| match out {
+                Outgoing::Message(Message::Want(w)) => Some(w),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Registers a feed extension (JS `feed.registerExtension`); `false` if the name was
     /// already registered. Every open peer is sent the new sorted list in `Options` (with
     /// `ack`), as hypercore's `onextensionupdate` does. The session must know the name too
@@ -567,13 +589,24 @@ impl Replicator {
                     if byte == 0 {
                         continue;
                     }
+                    let first = h.start.saturating_add(b as u64 * 8);
+                    // The highest block this byte names (bit 0x80 is the byte's first block).
+                    let last = first.saturating_add(7 - u64::from(byte.trailing_zeros()));
+                    p.remote_length = p.remote_length.max(last.saturating_add(1));
+                    // A byte of blocks we hold none of goes in whole: a fresh replica's first
+                    // `Have` is thousands of blocks, read before its first request.
+                    if first.is_multiple_of(8)
+                        && feed.downloaded(first, first.saturating_add(8)) == 0
+                        && p.remote_bits.or_byte(first, byte)
+                    {
+                        continue;
+                    }
                     for bit in 0..8u64 {
                         if byte & (0x80 >> bit) != 0 {
-                            let i = h.start.saturating_add(b as u64 * 8 + bit);
+                            let i = first.saturating_add(bit);
                             if !feed.has(i) {
                                 p.remote_bits.set(i, true);
                             }
-                            p.remote_length = p.remote_length.max(i + 1);
                         }
                     }
                 }

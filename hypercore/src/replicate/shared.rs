@@ -370,6 +370,12 @@ impl<S: Storage> SharedFeed<S> {
         id
     }
 
+    /// See [`Replicator::opening_wants`].
+    pub(crate) fn opening_wants(&self) -> Vec<crate::protocol::Want> {
+        let st = self.state();
+        st.replicator.opening_wants(&st.feed)
+    }
+
     pub(crate) fn remove_peer(&self, peer: PeerId, now: Instant) {
         let mut st = self.state();
         st.wakers.remove(&peer);
