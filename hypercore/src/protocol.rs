@@ -80,6 +80,7 @@ pub mod io;
 pub mod message;
 pub mod noise;
 mod pb;
+mod send_buffer;
 mod session;
 mod varint;
 mod xsalsa20;
