@@ -68,6 +68,17 @@ pub enum Error {
     /// The block is within the feed but not stored locally (a sparse feed).
     #[error("block {0} is not stored locally")]
     NotStored(u64),
+    /// [`Feed::get_into`](crate::Feed::get_into) was given a buffer of another size than the
+    /// block's.
+    #[error("block {index} is {size} bytes, the buffer {buf}")]
+    BlockSize {
+        /// The block asked for.
+        index: u64,
+        /// Its size.
+        size: usize,
+        /// The buffer's size.
+        buf: usize,
+    },
     /// A byte offset at or past the feed's byte length.
     #[error("byte offset {offset} is out of range (byte length {byte_length})")]
     SeekOutOfRange {

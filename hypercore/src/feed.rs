@@ -236,6 +236,33 @@ impl<S: Storage> Feed<S> {
 
     /// Reads block `index`.
     pub fn get(&mut self, index: u64) -> Result<Vec<u8>> {
+        let (offset, size) = self.stored_range(index)?;
+        let mut buf = vec![0u8; size];
+        self.read_data(index, offset, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// The size of block `index`, which must be stored.
+    pub fn block_size(&mut self, index: u64) -> Result<usize> {
+        Ok(self.stored_range(index)?.1)
+    }
+
+    /// Reads block `index` into `buf`, which must be exactly [`block_size`](Self::block_size)
+    /// long: lets a caller read into memory it reuses (or into an outgoing frame).
+    pub fn get_into(&mut self, index: u64, buf: &mut [u8]) -> Result<()> {
+        let (offset, size) = self.stored_range(index)?;
+        if size != buf.len() {
+            return Err(Error::BlockSize {
+                index,
+                size,
+                buf: buf.len(),
+            });
+        }
+        self.read_data(index, offset, buf)
+    }
+
+    /// Where stored block `index` lies in the data file: `(offset, size)`.
+    fn stored_range(&mut self, index: u64) -> Result<(u64, usize)> {
         if index >= self.length {
             return Err(Error::OutOfRange {
                 index,
@@ -252,10 +279,13 @@ impl<S: Storage> Feed<S> {
                 format!("block {index} claims {size} bytes"),
             ));
         }
-        let mut buf = vec![0u8; size as usize];
+        Ok((offset, size as usize))
+    }
+
+    fn read_data(&mut self, index: u64, offset: u64, buf: &mut [u8]) -> Result<()> {
         let n = self
             .storage
-            .read_at(Store::Data, offset, &mut buf)
+            .read_at(Store::Data, offset, buf)
             .map_err(Error::io(Store::Data))?;
         if n != buf.len() {
             return Err(Error::corrupt(
@@ -263,7 +293,7 @@ impl<S: Storage> Feed<S> {
                 format!("block {index} is cut short"),
             ));
         }
-        Ok(buf)
+        Ok(())
     }
 
     /// The last block, if any.

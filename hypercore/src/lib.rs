@@ -44,7 +44,11 @@
 //!
 //! # Why hand-written
 //! No maintained crate writes hypercore 9's files byte-for-byte; the bitfield's index region in
-//! particular must reproduce the JS modules' update rules exactly.
+//! particular must reproduce the JS modules' update rules exactly. The transport's XSalsa20
+//! keystream is our own too (`protocol::xsalsa20`): every replicated byte goes through it, and no
+//! vetted crate has a SIMD Salsa20 (RustCrypto's `salsa20` is scalar, a block at a time). Ours
+//! computes several blocks at once in safe code that the compiler vectorises, and its tests
+//! check it against `salsa20` and published vectors.
 #![deny(missing_docs)]
 
 mod bitfield;

@@ -4,8 +4,7 @@
 
 use std::fmt;
 
-use salsa20::XSalsa20;
-use salsa20::cipher::{KeyIvInit, StreamCipher};
+use super::xsalsa20::XSalsa20;
 
 /// One direction's keystream; XORs bytes in place, continuing across calls.
 pub struct TransportCipher {
@@ -16,13 +15,13 @@ impl TransportCipher {
     /// The keystream for `key` and the 24-byte `nonce`, at position 0.
     pub fn new(key: &[u8; 32], nonce: &[u8; 24]) -> Self {
         TransportCipher {
-            stream: XSalsa20::new(key.into(), nonce.into()),
+            stream: XSalsa20::new(key, nonce),
         }
     }
 
     /// XORs the next `data.len()` keystream bytes into `data` (encrypts or decrypts).
     pub fn apply(&mut self, data: &mut [u8]) {
-        self.stream.apply_keystream(data);
+        self.stream.apply(data);
     }
 }
 

@@ -66,11 +66,16 @@ pub fn encode(channel: u64, message: &Message, out: &mut Vec<u8>) {
 
 /// Appends one frame with an already encoded body.
 pub fn encode_raw(channel: u64, type_id: u8, body: &[u8], out: &mut Vec<u8>) {
+    encode_prefix(channel, type_id, body.len(), out);
+    out.extend_from_slice(body);
+}
+
+/// Appends the length and header of a frame whose `body_len`-byte body follows separately.
+pub(crate) fn encode_prefix(channel: u64, type_id: u8, body_len: usize, out: &mut Vec<u8>) {
     let header = channel << 4 | u64::from(type_id & 0x0f);
-    let len = varint::encoding_length(header) + body.len();
+    let len = varint::encoding_length(header) + body_len;
     varint::encode(len as u64, out); // varint length of header + body
     varint::encode(header, out);
-    out.extend_from_slice(body);
 }
 
 /// Incremental frame parser over the decrypted byte stream.

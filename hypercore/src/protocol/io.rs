@@ -1,5 +1,6 @@
 //! Drives a [`Session`] over any tokio `AsyncRead + AsyncWrite` (TCP, uTP, an in-memory duplex).
 
+use std::io::IoSlice;
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -9,6 +10,9 @@ use super::{Error, Event, Session, SessionConfig};
 /// Read buffer size: one syscall's worth; frames larger than this are reassembled by the
 /// session.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Queued pieces handed to one vectored write.
+const WRITE_SLICES: usize = 16;
 
 /// A session bound to a transport.
 ///
@@ -55,9 +59,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SessionStream<S> {
     /// Writes everything the session has queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
         let mut wrote = false;
-        while let Some(bytes) = self.session.poll_transmit(Instant::now()) {
-            if let Err(err) = self.io.write_all(&bytes).await {
-                return Err(self.io_failed(err));
+        while self.session.transmit_len() > 0 {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let queued = self.session.transmit_slices(&mut slices);
+            let written = match self.io.write_vectored(&slices[..queued]).await {
+                Ok(0) => Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => Ok(n),
+                Err(err) => Err(err),
+            };
+            match written {
+                Ok(n) => self.session.advance_transmit(n, Instant::now()),
+                Err(err) => return Err(self.io_failed(err)),
             }
             wrote = true;
         }
@@ -97,7 +109,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SessionStream<S> {
                     self.eof = true;
                     self.session.handle_eof()?;
                 }
-                Ok(Ok(n)) => self.session.handle_input(Instant::now(), &self.buf[..n])?,
+                Ok(Ok(n)) => self
+                    .session
+                    .handle_input_mut(Instant::now(), &mut self.buf[..n])?,
                 Ok(Err(err)) => return Err(self.io_failed(err)),
             }
         }

@@ -127,6 +127,37 @@ pub struct Data {
     pub signature: Option<Vec<u8>>,
 }
 
+impl Data {
+    /// The body of this `Data` around a `value_len`-byte value written separately (straight into
+    /// the outgoing frame): `head` goes before the value, `tail` after it. `self.value` is not
+    /// looked at.
+    pub(crate) fn encode_around_value(
+        &self,
+        value_len: usize,
+        head: &mut Vec<u8>,
+        tail: &mut Vec<u8>,
+    ) {
+        pb::put_u64(head, 1, self.index);
+        pb::put_bytes_prefix(head, 2, value_len);
+        self.encode_proof(tail);
+    }
+
+    /// The fields after the value: proof nodes, then the signature.
+    fn encode_proof(&self, out: &mut Vec<u8>) {
+        let mut node_buf = Vec::new();
+        for node in &self.nodes {
+            node_buf.clear();
+            pb::put_u64(&mut node_buf, 1, node.index);
+            pb::put_bytes(&mut node_buf, 2, &node.hash);
+            pb::put_u64(&mut node_buf, 3, node.size);
+            pb::put_bytes(out, 3, &node_buf);
+        }
+        if let Some(s) = &self.signature {
+            pb::put_bytes(out, 4, s);
+        }
+    }
+}
+
 /// `Close` (type 10): closes the sender's channel, or (with a discovery key) refuses a feed the
 /// sender never opened.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -258,6 +289,9 @@ impl Request {
 }
 
 impl Message {
+    /// The type number of `Data`.
+    pub(crate) const DATA: u8 = 9;
+
     /// The 4-bit type number in the frame header.
     pub fn type_id(&self) -> u8 {
         match self {
@@ -270,7 +304,7 @@ impl Message {
             Message::Unwant(_) => 6,
             Message::Request(_) => 7,
             Message::Cancel(_) => 8,
-            Message::Data(_) => 9,
+            Message::Data(_) => Self::DATA,
             Message::Close(_) => 10,
             Message::Extension(_) => 15,
         }
@@ -343,17 +377,7 @@ impl Message {
                 if let Some(v) = &m.value {
                     pb::put_bytes(out, 2, v);
                 }
-                let mut node_buf = Vec::new();
-                for node in &m.nodes {
-                    node_buf.clear();
-                    pb::put_u64(&mut node_buf, 1, node.index);
-                    pb::put_bytes(&mut node_buf, 2, &node.hash);
-                    pb::put_u64(&mut node_buf, 3, node.size);
-                    pb::put_bytes(out, 3, &node_buf);
-                }
-                if let Some(s) = &m.signature {
-                    pb::put_bytes(out, 4, s);
-                }
+                m.encode_proof(out);
             }
             Message::Close(m) => {
                 if let Some(dk) = &m.discovery_key {

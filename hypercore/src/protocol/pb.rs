@@ -28,9 +28,14 @@ pub(crate) fn put_bool(out: &mut Vec<u8>, field: u64, value: bool) {
 
 /// Appends a length-delimited field (`bytes`, `string`, embedded message).
 pub(crate) fn put_bytes(out: &mut Vec<u8>, field: u64, value: &[u8]) {
-    varint::encode(field << 3 | BYTES, out);
-    varint::encode(value.len() as u64, out);
+    put_bytes_prefix(out, field, value.len());
     out.extend_from_slice(value);
+}
+
+/// Appends the key and length of a length-delimited field whose `len` bytes follow separately.
+pub(crate) fn put_bytes_prefix(out: &mut Vec<u8>, field: u64, len: usize) {
+    varint::encode(field << 3 | BYTES, out);
+    varint::encode(len as u64, out);
 }
 
 /// One decoded field value.

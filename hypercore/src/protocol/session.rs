@@ -1,6 +1,7 @@
 //! The sans-IO hypercore-protocol 8 session: bytes in, bytes and events out, time passed in.
 
 use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use super::channel::Channels;
@@ -8,8 +9,9 @@ use super::cipher::{TransportCipher, capability};
 use super::error::Error;
 use super::extensions::Extensions;
 use super::frame::{self, Frame, FrameReader};
-use super::message::{Close, Extension, Message, NoisePayload, Open, Options};
+use super::message::{Close, Data, Extension, Message, NoisePayload, Open, Options};
 use super::noise::{Handshake, HandshakeOutcome, MAX_MESSAGE, NoiseKeyPair, random_bytes};
+use super::send_buffer::SendBuffer;
 use super::varint::{self, VarintError};
 use crate::crypto::PublicKey;
 
@@ -19,6 +21,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Most channels a remote may have us track at once; JS has no limit, but every remote `Open`
 /// costs memory, so a peer could otherwise grow the table without bound.
 pub const MAX_CHANNELS: usize = 65536;
+
+/// Largest message encoding buffer kept between messages.
+const MAX_SCRATCH: usize = 64 * 1024;
 
 /// How to start a session.
 #[derive(Debug, Clone)]
@@ -152,7 +157,9 @@ pub struct Session {
     outcome: Option<HandshakeOutcome>,
     transport: Option<Transport>,
     frames: FrameReader,
-    out: Vec<u8>,
+    out: SendBuffer,
+    /// Reused for encoding message bodies.
+    scratch: Vec<u8>,
     pending: Vec<Pending>,
     events: VecDeque<Event>,
     channels: Channels,
@@ -189,7 +196,8 @@ impl Session {
             outcome: None,
             transport: None,
             frames: FrameReader::new(),
-            out: Vec::new(),
+            out: SendBuffer::default(),
+            scratch: Vec::new(),
             pending: Vec::new(),
             events: VecDeque::new(),
             channels: Channels::default(),
@@ -264,6 +272,12 @@ impl Session {
 
     /// Processes bytes received from the transport at time `now`.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        self.handle_input_mut(now, &mut data.to_vec())
+    }
+
+    /// [`handle_input`](Self::handle_input) that decrypts in place in the caller's read buffer
+    /// (leaving garbage there) instead of copying it first.
+    pub fn handle_input_mut(&mut self, now: Instant, data: &mut [u8]) -> Result<(), Error> {
         self.check_open()?;
         self.last_recv = now;
         let result = self.input(data);
@@ -283,16 +297,16 @@ impl Session {
         self.fail_on(result)
     }
 
-    fn input(&mut self, data: &[u8]) -> Result<(), Error> {
+    fn input(&mut self, data: &mut [u8]) -> Result<(), Error> {
         if self.transport.is_none() {
             self.handshake_buf.extend_from_slice(data);
             let overflow = self.drive_handshake()?;
-            if let Some(rest) = overflow {
-                self.transport_input(rest)?;
+            if let Some(mut rest) = overflow {
+                self.transport_input(&mut rest)?;
             }
             return Ok(());
         }
-        self.transport_input(data.to_vec())
+        self.transport_input(data)
     }
 
     /// Runs handshake messages out of the buffer; once finished, returns the bytes after it.
@@ -343,7 +357,9 @@ impl Session {
             return Ok(());
         };
         let msg = hs.write_message()?;
-        varint::encode(msg.len() as u64, &mut self.out); // varint length, no header
+        let mut prefix = Vec::with_capacity(3);
+        varint::encode(msg.len() as u64, &mut prefix); // varint length, no header
+        self.out.extend_from_slice(&prefix);
         self.out.extend_from_slice(&msg);
         if hs.is_finished() {
             // The initiator finishes by writing msg3; anything the responder sent after msg2 is
@@ -387,15 +403,15 @@ impl Session {
         Ok(())
     }
 
-    fn transport_input(&mut self, mut data: Vec<u8>) -> Result<(), Error> {
+    fn transport_input(&mut self, data: &mut [u8]) -> Result<(), Error> {
         if data.is_empty() {
             return Ok(());
         }
         let Some(t) = self.transport.as_mut() else {
             return Ok(());
         };
-        t.rx.apply(&mut data);
-        self.frames.push(&data);
+        t.rx.apply(data);
+        self.frames.push(data);
         while let Some(frame) = self.frames.next_frame()? {
             self.handle_frame(frame)?;
         }
@@ -541,12 +557,36 @@ impl Session {
     // ----- output -----
 
     /// Bytes to write to the transport, if any; `now` is when they are handed over.
+    ///
+    /// This copies what is queued into one buffer; a transport that can write in pieces avoids
+    /// that with [`transmit_slices`](Self::transmit_slices) and
+    /// [`advance_transmit`](Self::advance_transmit).
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
         if self.out.is_empty() {
             return None;
         }
         self.last_send = now;
-        Some(std::mem::take(&mut self.out))
+        Some(self.out.take_all())
+    }
+
+    /// Bytes queued for the transport.
+    pub fn transmit_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Fills `slices` with the queued bytes, in order, for a vectored write; returns how many it
+    /// filled (0 when nothing is queued). Report what was written with
+    /// [`advance_transmit`](Self::advance_transmit).
+    pub fn transmit_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.out.io_slices(slices)
+    }
+
+    /// The transport took the first `n` queued bytes at time `now`.
+    pub fn advance_transmit(&mut self, n: usize, now: Instant) {
+        if n > 0 {
+            self.last_send = now;
+        }
+        self.out.consume(n);
     }
 
     /// The next event, if any.
@@ -582,7 +622,7 @@ impl Session {
             && self.out.is_empty()
             && now.saturating_duration_since(self.last_send) >= keep_alive_interval(timeout)
         {
-            self.push_encrypted(vec![0]); // keep-alive: a zero-length frame
+            self.push_encrypted(&[0]); // keep-alive: a zero-length frame
             self.last_send = now;
         }
         Ok(())
@@ -759,6 +799,55 @@ impl Session {
             .ok_or(Error::ChannelNotOpen)
     }
 
+    /// Sends a `Data` message on our channel for `discovery_key` whose `value_len`-byte value
+    /// `read_value` writes straight into the outgoing frame, which is then encrypted where it
+    /// lies: a block goes from storage to the transport without another copy. `data.value` is
+    /// ignored. If `read_value` fails, nothing is sent and its error is returned.
+    pub fn send_data_with<E: From<Error>>(
+        &mut self,
+        discovery_key: &[u8; 32],
+        data: &Data,
+        value_len: usize,
+        read_value: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.check_open()?;
+        let channel = self.local_id(discovery_key)?;
+        let Some(t) = self.transport.as_mut() else {
+            // Before the handshake there is no keystream to encrypt with yet: queue it whole.
+            let mut value = vec![0; value_len];
+            read_value(&mut value)?;
+            let data = Data {
+                value: Some(value),
+                ..data.clone()
+            };
+            self.send_now(channel, Message::Data(data), None);
+            return Ok(());
+        };
+        let mut head = std::mem::take(&mut self.scratch);
+        head.clear();
+        let mut tail = Vec::new();
+        data.encode_around_value(value_len, &mut head, &mut tail);
+        let mut prefix = Vec::with_capacity(16);
+        let body_len = head.len() + value_len + tail.len();
+        frame::encode_prefix(channel, Message::DATA, body_len, &mut prefix);
+        let len = prefix.len() + body_len;
+        let frame = self.out.push(len);
+        let (prefix_out, rest) = frame.split_at_mut(prefix.len());
+        prefix_out.copy_from_slice(&prefix);
+        let (head_out, rest) = rest.split_at_mut(head.len());
+        head_out.copy_from_slice(&head);
+        let (value_out, tail_out) = rest.split_at_mut(value_len);
+        let read = read_value(value_out);
+        if read.is_ok() {
+            tail_out.copy_from_slice(&tail);
+            t.tx.apply(frame);
+        } else {
+            self.out.unpush(len);
+        }
+        self.keep_scratch(head);
+        read
+    }
+
     fn send_now(&mut self, channel: u64, mut message: Message, open_key: Option<[u8; 32]>) {
         let Some(t) = self.transport.as_ref() else {
             self.pending.push(Pending {
@@ -771,15 +860,26 @@ impl Session {
         if let (Message::Open(open), Some(key)) = (&mut message, open_key) {
             open.capability = Some(capability(&key, &t.tx_key, &t.rx_key).to_vec());
         }
-        let mut plain = Vec::new();
+        let mut plain = std::mem::take(&mut self.scratch);
+        plain.clear();
         frame::encode(channel, &message, &mut plain);
-        self.push_encrypted(plain);
+        self.push_encrypted(&plain);
+        self.keep_scratch(plain);
     }
 
-    fn push_encrypted(&mut self, mut plain: Vec<u8>) {
+    /// Keeps an encoding buffer for the next message, unless a big one left it big.
+    fn keep_scratch(&mut self, buf: Vec<u8>) {
+        if buf.capacity() <= MAX_SCRATCH {
+            self.scratch = buf;
+        }
+    }
+
+    /// Queues `plain` encrypted, encrypting it where it is queued.
+    fn push_encrypted(&mut self, plain: &[u8]) {
         if let Some(t) = self.transport.as_mut() {
-            t.tx.apply(&mut plain);
-            self.out.extend_from_slice(&plain);
+            let queued = self.out.push(plain.len());
+            queued.copy_from_slice(plain);
+            t.tx.apply(queued);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Runs one protocol session over a tokio transport, replicating any number of shared feeds.
 
 use std::collections::{HashMap, HashSet};
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,15 +11,17 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::error::ReplicateError;
 use super::peer::Outgoing;
-use super::replicator::PeerId;
+use super::replicator::{PeerId, Transmit};
 use super::shared::{SharedFeed, now};
 use super::stream_extensions::{StreamExtensionMessage, StreamExtensions};
 use super::trace::{describe, short, trace_event};
-use crate::protocol::{Event, Message, Session, SessionConfig};
+use crate::protocol::{Data, Event, Message, Session, SessionConfig};
 use crate::storage::Storage;
 
 /// Bytes read per syscall.
 const READ_CHUNK: usize = 64 * 1024;
+/// Queued pieces handed to one vectored write.
+const WRITE_SLICES: usize = 16;
 /// Stop pulling messages (and so answering requests) while this much is unwritten: the transport
 /// sets the pace of uploads, and memory stays bounded by this plus one block.
 const HIGH_WATER: usize = 256 * 1024;
@@ -209,8 +212,6 @@ where
     tokio::pin!(wr);
     let mut refused: HashSet<[u8; 32]> = HashSet::new();
     let mut buf = vec![0u8; READ_CHUNK];
-    let mut out: Vec<u8> = Vec::new();
-    let mut written = 0usize;
     let mut eof = false;
     let mut finished = false;
     loop {
@@ -244,13 +245,8 @@ where
                 at,
             )?;
         }
-        pull(&mut session, channels, &mut refused, &mut out, written, at)?;
-        while let Some(bytes) = session.poll_transmit(at) {
-            out.extend_from_slice(&bytes);
-        }
-        if written == out.len() {
-            out.clear();
-            written = 0;
+        pull(&mut session, channels, &mut refused, at)?;
+        if session.transmit_len() == 0 {
             if finished || session.is_closed() {
                 let _ = wr.flush().await;
                 let _ = wr.shutdown().await;
@@ -266,13 +262,15 @@ where
             .chain(session.poll_timeout())
             .min()
             .map(tokio::time::Instant::from_std);
+        let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+        let queued = session.transmit_slices(&mut slices);
         tokio::select! {
-            r = wr.write(&out[written..]), if written < out.len() => {
+            r = wr.write_vectored(&slices[..queued]), if queued > 0 => {
                 match r {
                     Ok(0) => return Err(ReplicateError::Io("transport wrote nothing".into())),
                     Ok(n) => {
                         tracing::trace!(target: "ddrive::wire", bytes = n, "wrote");
-                        written += n;
+                        session.advance_transmit(n, now());
                     }
                     Err(e) => {
                         session.destroy();
@@ -292,7 +290,7 @@ where
                         for (dk, ch) in channels.iter_mut() {
                             sync_extensions(&mut session, dk, ch)?;
                         }
-                        session.handle_input(now(), &buf[..n])?;
+                        session.handle_input_mut(now(), &mut buf[..n])?;
                     }
                     Err(e) => {
                         session.destroy();
@@ -411,23 +409,27 @@ fn pull<S: Storage>(
     session: &mut Session,
     channels: &mut HashMap<[u8; 32], Channel<S>>,
     refused: &mut HashSet<[u8; 32]>,
-    out: &mut Vec<u8>,
-    written: usize,
     at: Instant,
 ) -> Result<(), ReplicateError> {
     for (dk, ch) in channels.iter_mut() {
         sync_extensions(session, dk, ch)?;
         let Some(peer) = ch.peer else { continue };
-        while out.len() - written < HIGH_WATER {
-            match ch.feed.poll_transmit(peer)? {
+        while session.transmit_len() < HIGH_WATER {
+            match ch.feed.poll_transmit_deferred(peer)? {
                 None => break,
-                Some(Outgoing::Message(m)) => {
+                Some(Transmit::Block { data, size }) => {
+                    if tracing::enabled!(target: "ddrive::wire", tracing::Level::TRACE) {
+                        tracing::trace!(target: "ddrive::wire", dk = %short(dk), index = data.index, size, "send block");
+                    }
+                    send_block(session, dk, &ch.feed, &data, size)?
+                }
+                Some(Transmit::Outgoing(Outgoing::Message(m))) => {
                     if tracing::enabled!(target: "ddrive::wire", tracing::Level::TRACE) {
                         tracing::trace!(target: "ddrive::wire", dk = %short(dk), message = %describe(&m), "send");
                     }
                     session.send(dk, m)?;
                 }
-                Some(Outgoing::Close) => {
+                Some(Transmit::Outgoing(Outgoing::Close)) => {
                     session.close(dk)?;
                     ch.feed.remove_peer(peer, at);
                     ch.peer = None;
@@ -435,10 +437,48 @@ fn pull<S: Storage>(
                     break;
                 }
             }
-            while let Some(bytes) = session.poll_transmit(at) {
-                out.extend_from_slice(&bytes);
-            }
         }
     }
     Ok(())
+}
+
+/// Why a served block could not be read into its frame.
+enum ReadFailed {
+    /// Our storage failed.
+    Local(ReplicateError),
+    /// It went between serving and reading (the feed was cleared): the request goes unanswered,
+    /// as one for a block we lack.
+    Gone,
+}
+
+impl From<crate::protocol::Error> for ReadFailed {
+    fn from(e: crate::protocol::Error) -> Self {
+        ReadFailed::Local(e.into())
+    }
+}
+
+/// Sends the answer `data` with block `data.index` (`size` bytes) read straight into its frame.
+fn send_block<S: Storage>(
+    session: &mut Session,
+    dk: &[u8; 32],
+    feed: &SharedFeed<S>,
+    data: &Data,
+    size: usize,
+) -> Result<(), ReplicateError> {
+    let read = |buf: &mut [u8]| {
+        feed.get_into(data.index, buf).map_err(|e| match e {
+            crate::Error::NotStored(_)
+            | crate::Error::OutOfRange { .. }
+            | crate::Error::BlockSize { .. } => ReadFailed::Gone,
+            e => ReadFailed::Local(e.into()),
+        })
+    };
+    match session.send_data_with(dk, data, size, read) {
+        Ok(()) => Ok(()),
+        Err(ReadFailed::Local(e)) => Err(e),
+        Err(ReadFailed::Gone) => {
+            tracing::debug!(index = data.index, "a served block went before it was sent");
+            Ok(())
+        }
+    }
 }

@@ -75,6 +75,21 @@ impl Default for ReplicatorConfig {
     }
 }
 
+/// What a peer's channel sends next, a served block still in storage.
+#[derive(Debug)]
+pub(crate) enum Transmit {
+    /// This.
+    Outgoing(Outgoing),
+    /// This `Data` (without its value) with the value read from the feed's block `data.index`,
+    /// of `size` bytes.
+    Block {
+        /// The answer but its value.
+        data: Data,
+        /// The block's size.
+        size: usize,
+    },
+}
+
 /// A peer of one replicator (one channel of one session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerId(pub u64);
@@ -431,12 +446,29 @@ impl Replicator {
         feed: &mut Feed<S>,
         peer: PeerId,
     ) -> Result<Option<Outgoing>, ReplicateError> {
+        Ok(match self.poll_transmit_deferred(feed, peer)? {
+            None => None,
+            Some(Transmit::Outgoing(out)) => Some(out),
+            Some(Transmit::Block { mut data, .. }) => {
+                data.value = Some(feed.get(data.index)?);
+                Some(Outgoing::Message(Message::Data(data)))
+            }
+        })
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) that leaves a served block in storage, for the
+    /// caller to read straight into the outgoing frame.
+    pub(crate) fn poll_transmit_deferred<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        peer: PeerId,
+    ) -> Result<Option<Transmit>, ReplicateError> {
         loop {
             let Some(p) = self.peers.get_mut(&peer) else {
                 return Ok(None);
             };
             if let Some(out) = p.outbox.pop_front() {
-                return Ok(Some(out));
+                return Ok(Some(Transmit::Outgoing(out)));
             }
             if p.failed || !self.config.upload {
                 return Ok(None);
@@ -444,12 +476,15 @@ impl Replicator {
             let Some(request) = p.uploads.pop_front() else {
                 return Ok(None);
             };
-            if let Some(data) = serve(feed, &request)? {
-                if let Some(v) = &data.value {
-                    p.stats.upload(v.len());
-                    self.stats.upload(v.len());
-                }
-                return Ok(Some(Outgoing::Message(Message::Data(data))));
+            if let Some((data, block_size)) = serve(feed, &request)? {
+                let Some(size) = block_size else {
+                    return Ok(Some(Transmit::Outgoing(Outgoing::Message(Message::Data(
+                        data,
+                    )))));
+                };
+                p.stats.upload(size);
+                self.stats.upload(size);
+                return Ok(Some(Transmit::Block { data, size }));
             }
         }
     }
@@ -901,9 +936,13 @@ fn on_want<S: Storage>(feed: &mut Feed<S>, p: &mut Peer, w: &Want) {
     }));
 }
 
-/// JS `onrequest`: the block (unless hash-only) and the nodes the requester lacks. `None` when
-/// we cannot answer (JS stays silent too, and the requester times out).
-fn serve<S: Storage>(feed: &mut Feed<S>, r: &Request) -> Result<Option<Data>, ReplicateError> {
+/// JS `onrequest`: the answer with the nodes the requester lacks, but without the block, and
+/// the block's size unless hash-only. `None` when we cannot answer (JS stays silent too, and the
+/// requester times out).
+fn serve<S: Storage>(
+    feed: &mut Feed<S>,
+    r: &Request,
+) -> Result<Option<(Data, Option<usize>)>, ReplicateError> {
     let (mut index, mut digest) = (r.index, r.nodes());
     if r.bytes() > 0
         && let Ok((i, _)) = feed.seek(r.bytes())
@@ -929,14 +968,14 @@ fn serve<S: Storage>(feed: &mut Feed<S>, r: &Request) -> Result<Option<Data>, Re
             return Ok(None);
         }
     };
-    let value = if r.hash() {
+    let block_size = if r.hash() {
         None
     } else {
-        Some(feed.get(index)?)
+        Some(feed.block_size(index)?)
     };
-    Ok(Some(Data {
+    let data = Data {
         index,
-        value,
+        value: None,
         nodes: proof
             .nodes
             .iter()
@@ -947,7 +986,8 @@ fn serve<S: Storage>(feed: &mut Feed<S>, r: &Request) -> Result<Option<Data>, Re
             })
             .collect(),
         signature: proof.signature.map(|s| s.0.to_vec()),
-    }))
+    };
+    Ok(Some((data, block_size)))
 }
 
 fn to_proof(d: &Data) -> Result<Proof, &'static str> {

@@ -9,8 +9,8 @@ use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::error::ReplicateError;
-use super::peer::{Outgoing, Stats};
-use super::replicator::{PeerId, Replicator, ReplicatorConfig, ReplicatorEvent};
+use super::peer::Stats;
+use super::replicator::{PeerId, Replicator, ReplicatorConfig, ReplicatorEvent, Transmit};
 use crate::crypto::PublicKey;
 use crate::feed::Feed;
 use crate::protocol::Message;
@@ -415,12 +415,23 @@ impl<S: Storage> SharedFeed<S> {
         self.settle(&mut st, Some(peer));
     }
 
-    pub(crate) fn poll_transmit(&self, peer: PeerId) -> Result<Option<Outgoing>, ReplicateError> {
+    /// What to send `peer` next, a served block left in storage: read it with
+    /// [`get_into`](Self::get_into) straight into its frame (the feed is unlocked in between, so
+    /// the session encrypts without holding it).
+    pub(crate) fn poll_transmit_deferred(
+        &self,
+        peer: PeerId,
+    ) -> Result<Option<Transmit>, ReplicateError> {
         let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
-        replicator.poll_transmit(feed, peer)
+        replicator.poll_transmit_deferred(feed, peer)
+    }
+
+    /// Reads block `index` into `buf` (exactly its size).
+    pub(crate) fn get_into(&self, index: u64, buf: &mut [u8]) -> Result<(), crate::Error> {
+        self.state().feed.get_into(index, buf)
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
