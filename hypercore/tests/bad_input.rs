@@ -497,3 +497,24 @@ fn storage_errors_are_io_errors() -> Result<()> {
     ensure!(feed.len() == 1);
     Ok(())
 }
+
+#[test]
+fn a_feed_open_elsewhere_is_locked_until_closed() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut first = Feed::builder(FileStorage::new(dir.path()))
+        .key_pair(KeyPair::from_seed(&[7; 32]))
+        .create_if_missing(true)
+        .open()?;
+    first.append(b"held")?;
+    // A second open of the same folder is refused while the first holds it (as Node's
+    // random-access-file lock does), and succeeds once the first is closed.
+    match Feed::builder(FileStorage::new(dir.path())).open() {
+        Err(Error::Locked) => {}
+        Err(e) => bail!("expected Locked, got {e}"),
+        Ok(_) => bail!("a second open of a held feed succeeded"),
+    }
+    first.close()?;
+    let mut again = Feed::builder(FileStorage::new(dir.path())).open()?;
+    ensure!(again.get(0)? == b"held", "block 0 lost");
+    Ok(())
+}

@@ -75,23 +75,38 @@ impl FileStorage {
 
     fn install(&mut self, store: Store, f: File) -> io::Result<()> {
         if store == Store::Bitfield {
-            match f.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WouldBlock,
-                        format!(
-                            "{} is locked by another process",
-                            self.path(store).display()
-                        ),
-                    ));
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(e),
-            }
+            lock(&f).map_err(|e| match e {
+                fs::TryLockError::WouldBlock => io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "{} is locked by another process",
+                        self.path(store).display()
+                    ),
+                ),
+                fs::TryLockError::Error(e) => e,
+            })?;
         }
         self.files[store.slot()] = Some(f);
         Ok(())
     }
+}
+
+/// Takes the exclusive lock on `f`, trying again for a few milliseconds while it is held.
+///
+/// The lock belongs to the open file description, and a child process that another thread of
+/// ours is spawning holds a copy of every descriptor from its fork until its exec: a feed that
+/// this process closed and reopens in that window finds its own old lock still held. That window
+/// is microseconds long; a lock held by a real other owner is still refused, ~50 ms later.
+fn lock(f: &File) -> Result<(), fs::TryLockError> {
+    let mut pause = std::time::Duration::from_micros(100);
+    for _ in 0..9 {
+        match f.try_lock() {
+            Err(fs::TryLockError::WouldBlock) => std::thread::sleep(pause),
+            other => return other,
+        }
+        pause *= 2;
+    }
+    f.try_lock()
 }
 
 impl Storage for FileStorage {
