@@ -78,14 +78,16 @@ impl Default for ReplicatorConfig {
 /// What a peer's channel sends next, a served block still in storage.
 #[derive(Debug)]
 pub(crate) enum Transmit {
-    /// This.
+    /// A message (or the channel's close) to send as it is.
     Outgoing(Outgoing),
     /// This `Data` (without its value) with the value read from the feed's block `data.index`,
     /// of `size` bytes.
     Block {
         /// The answer but its value.
         data: Data,
-        /// The block's size.
+        /// The block's size, for the frame header written before the block is read into it.
+        // Read only by the tokio glue, which a build without the `tokio` feature leaves out.
+        #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
         size: usize,
     },
 }
