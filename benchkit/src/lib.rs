@@ -12,6 +12,7 @@
 //! assert_eq!(benchkit::rate(10, 500.0), 20.0);
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::error::Error;
 use std::path::{Path, PathBuf};

@@ -47,9 +47,12 @@
 //! particular must reproduce the JS modules' update rules exactly. The transport's XSalsa20
 //! keystream is our own too (`protocol::xsalsa20`): every replicated byte goes through it, and no
 //! vetted crate has a SIMD Salsa20 (RustCrypto's `salsa20` is scalar, a block at a time). Ours
-//! computes several blocks at once in safe code that the compiler vectorises, and its tests
-//! check it against `salsa20` and published vectors.
+//! computes eight blocks at once in code that the compiler vectorises, on x86_64 through an AVX2
+//! copy when the CPU has it (2.87x the scalar crate; the crate's only `unsafe` is that call),
+//! and its tests check both paths against `salsa20` and published vectors.
 #![deny(missing_docs)]
+// Denied, not forbidden: the AVX2 keystream (protocol/xsalsa20.rs) needs one `unsafe` call.
+#![deny(unsafe_code)]
 
 mod bitfield;
 pub mod crypto;

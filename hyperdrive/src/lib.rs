@@ -166,6 +166,7 @@
 //! - `readdir` of a recursive listing follows mountable-hypertrie, but a mount nested inside a
 //!   mount listed through the outer mount's prefix is only descended once.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod async_drive;
 mod clock;

@@ -137,6 +137,7 @@
 //!   ignored (Node would resolve the host name).
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod connection;

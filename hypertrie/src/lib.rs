@@ -57,6 +57,7 @@
 //! wait, so corrupt or partial feeds end every walk. Iterator `random` order, checkpoints and
 //! the `reconnect` diff are not implemented.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod cache;
 mod error;

@@ -6,6 +6,7 @@
 //! The interop tests need Node and the pinned packages in `tests/js/node_modules`; they run with
 //! the `interop` feature, which `cargo xtask test` turns on after `npm ci`.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod content;
 pub mod ddrive;

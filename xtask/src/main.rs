@@ -2,8 +2,11 @@
 //!
 //! - `cargo xtask test`: installs the pinned Node reference stack (tests/js) and runs every test,
 //!   interop included.
-//! - `cargo xtask bench [hypercore] [hypertrie]`: runs our benchmarks and Node's anchors side by side and
-//!   prints a table and one JSON line of ratios per benchmark.
+//! - `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication]`: runs our benchmarks
+//!   and Node's anchors side by side and prints a table and one JSON line of ratios per
+//!   benchmark.
+
+#![forbid(unsafe_code)]
 
 mod bench;
 mod test;
