@@ -13,7 +13,7 @@ use super::peer::Outgoing;
 use super::replicator::PeerId;
 use super::shared::{SharedFeed, now};
 use super::stream_extensions::{StreamExtensionMessage, StreamExtensions};
-use crate::protocol::{Event, Session, SessionConfig};
+use crate::protocol::{Event, Message, Session, SessionConfig};
 use crate::storage::Storage;
 
 /// Bytes read per syscall.
@@ -197,7 +197,29 @@ where
     let mut finished = false;
     loop {
         let at = now();
+        // Consecutive messages of one channel go to its feed together, so the blocks one read
+        // delivered are verified and stored as one batch.
+        let mut batch: Option<([u8; 32], Vec<Message>)> = None;
         while let Some(event) = session.poll_event() {
+            let event = match event {
+                Event::Message {
+                    discovery_key,
+                    message,
+                } => {
+                    match &mut batch {
+                        Some((dk, messages)) if *dk == discovery_key => messages.push(message),
+                        _ => {
+                            deliver(channels, batch.take(), at)?;
+                            batch = Some((discovery_key, vec![message]));
+                        }
+                    }
+                    continue;
+                }
+                other => {
+                    deliver(channels, batch.take(), at)?;
+                    other
+                }
+            };
             if let Event::DiscoveryKey { discovery_key } = &event
                 && !channels.contains_key(discovery_key)
                 && !refused.contains(discovery_key)
@@ -217,6 +239,7 @@ where
             }
             finished |= on_event(&mut session, channels, &refused, wake, event, at)?;
         }
+        deliver(channels, batch.take(), at)?;
         pull(&mut session, channels, &mut refused, &mut out, written, at)?;
         while let Some(bytes) = session.poll_transmit(at) {
             out.extend_from_slice(&bytes);
@@ -310,6 +333,21 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// Hands a channel's queued messages to its feed.
+fn deliver<S: Storage>(
+    channels: &HashMap<[u8; 32], Channel<S>>,
+    batch: Option<([u8; 32], Vec<Message>)>,
+    at: Instant,
+) -> Result<(), ReplicateError> {
+    if let Some((dk, messages)) = batch
+        && let Some(ch) = channels.get(&dk)
+        && let Some(peer) = ch.peer
+    {
+        ch.feed.on_messages(peer, messages, at)?;
+    }
+    Ok(())
+}
+
 /// Applies one session event; returns whether the session finished.
 fn on_event<S: Storage>(
     session: &mut Session,
@@ -340,16 +378,7 @@ fn on_event<S: Storage>(
                 ch.feed.remove_peer(peer, at);
             }
         }
-        Event::Message {
-            discovery_key,
-            message,
-        } => {
-            if let Some(ch) = channels.get(&discovery_key)
-                && let Some(peer) = ch.peer
-            {
-                ch.feed.on_message(peer, message, at)?;
-            }
-        }
+        // Messages go through `deliver`, in batches.
         Event::ChannelExtension {
             discovery_key,
             name,
