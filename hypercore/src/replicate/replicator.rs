@@ -501,7 +501,8 @@ impl Replicator {
                     tracing::debug!(index = r.index, "dropping a request over the queue limit");
                 }
             }
-            Message::Data(d) => return self.on_data(feed, peer, vec![d], now),
+            // Hashed in the put, as nothing was hashed before.
+            Message::Data(d) => return self.on_data(feed, peer, vec![(d, None)], now),
             // Unwant and Cancel are never sent by hypercore 9; extensions are not ours.
             _ => {}
         }
@@ -601,13 +602,29 @@ impl Replicator {
         &mut self,
         feed: &mut Feed<S>,
         peer: PeerId,
-        messages: impl IntoIterator<Item = Message>,
+        messages: Vec<Message>,
+        now: Instant,
+    ) -> Result<(), ReplicateError> {
+        let leaves = leaf_hashes(&messages);
+        self.on_messages_hashed(feed, peer, messages, leaves, now)
+    }
+
+    /// [`on_messages`](Self::on_messages) with the blocks' leaf hashes already computed
+    /// ([`leaf_hashes`]), so a caller can hash before it takes the lock around the feed.
+    pub(crate) fn on_messages_hashed<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        peer: PeerId,
+        messages: Vec<Message>,
+        leaves: Vec<Option<[u8; 32]>>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
         let mut data = Vec::new();
+        let mut leaves = leaves.into_iter();
         for message in messages {
+            let leaf = leaves.next().flatten();
             match message {
-                Message::Data(d) => data.push(d),
+                Message::Data(d) => data.push((d, leaf)),
                 other => {
                     if !data.is_empty() {
                         self.on_data(feed, peer, std::mem::take(&mut data), now)?;
@@ -626,12 +643,13 @@ impl Replicator {
         &mut self,
         feed: &mut Feed<S>,
         peer: PeerId,
-        batch: Vec<Data>,
+        batch: Vec<(Data, Option<[u8; 32]>)>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
         let mut accepted: Vec<(Data, Proof)> = Vec::with_capacity(batch.len());
+        let mut accepted_leaves = Vec::with_capacity(batch.len());
         let mut malformed = None;
-        for d in batch {
+        for (d, leaf) in batch {
             let Some(p) = self.peers.get_mut(&peer).filter(|p| !p.failed) else {
                 return Ok(());
             };
@@ -654,7 +672,10 @@ impl Replicator {
                 continue;
             }
             match to_proof(&d) {
-                Ok(proof) => accepted.push((d, proof)),
+                Ok(proof) => {
+                    accepted.push((d, proof));
+                    accepted_leaves.push(leaf);
+                }
                 Err(reason) => {
                     malformed = Some(ReplicateError::Malformed { index, reason });
                     break;
@@ -669,7 +690,7 @@ impl Replicator {
                 proof,
             })
             .collect();
-        let outcome = feed.put_batch(&blocks);
+        let outcome = feed.put_batch_hashed(&blocks, &accepted_leaves);
         let stored: Vec<(u64, usize)> = accepted[..outcome.stored]
             .iter()
             .map(|(d, _)| (d.index, d.value.as_ref().map_or(0, Vec::len)))
@@ -1007,6 +1028,37 @@ fn to_proof(d: &Data) -> Result<Proof, &'static str> {
         signature,
     })
 }
+
+/// The leaf hash of every block among `messages` (`None` for other messages): the costly part
+/// of storing blocks, which needs no lock.
+pub(crate) fn leaf_hashes(messages: &[Message]) -> Vec<Option<[u8; 32]>> {
+    let blocks: Vec<PutBlock<'_>> = messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::Data(d) => Some(PutBlock {
+                index: d.index,
+                data: d.value.as_deref(),
+                proof: &NO_PROOF,
+            }),
+            _ => None,
+        })
+        .collect();
+    let mut hashes = crate::feed::leaf_hashes(&blocks).into_iter();
+    messages
+        .iter()
+        .map(|m| match m {
+            Message::Data(_) => hashes.next().flatten(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A stand-in proof for blocks that are only hashed.
+static NO_PROOF: Proof = Proof {
+    index: 0,
+    nodes: Vec::new(),
+    signature: None,
+};
 
 /// Errors of our own storage, as opposed to a peer's bad input.
 fn is_local(e: &crate::Error) -> bool {
