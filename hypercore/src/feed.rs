@@ -14,7 +14,6 @@ use crate::tree::merkle::{self, MerkleGenerator};
 use crate::tree::node_cache::NodeCache;
 
 pub use open::FeedBuilder;
-pub(crate) use replica::leaf_hashes;
 pub use replica::{BatchPut, PutBlock};
 
 /// Largest block any peer accepts: 8 MiB (hypercore 9 refuses larger appends).

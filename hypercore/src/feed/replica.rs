@@ -73,20 +73,22 @@ impl<S: Storage> Feed<S> {
     /// before the bits that claim them. Verification stops at the first block that fails; the
     /// blocks before it are still stored, it and those after it are not.
     pub fn put_batch(&mut self, blocks: &[PutBlock<'_>]) -> BatchPut {
-        self.put_batch_hashed(blocks, &leaf_hashes(blocks))
-    }
+        // Hash the blocks up front, several per SIMD pass. A block over the size limit is
+        // refused before its hash is needed.
+        let hashable: Vec<&[u8]> = blocks
+            .iter()
+            .filter_map(|b| b.data)
+            .filter(|d| d.len() as u64 <= MAX_BLOCK_SIZE)
+            .collect();
+        let mut hashes = merkle::leaf_hashes(&hashable).into_iter();
 
-    /// [`put_batch`](Self::put_batch) with the blocks' leaf hashes already computed (by
-    /// [`leaf_hashes`], away from the lock around the feed).
-    pub(crate) fn put_batch_hashed(
-        &mut self,
-        blocks: &[PutBlock<'_>],
-        leaves: &[Option<[u8; 32]>],
-    ) -> BatchPut {
         let mut pending = Pending::default();
         let mut error = None;
-        for (n, block) in blocks.iter().enumerate() {
-            let leaf = leaves.get(n).copied().flatten();
+        for block in blocks {
+            let leaf = match block.data {
+                Some(d) if d.len() as u64 <= MAX_BLOCK_SIZE => hashes.next(),
+                _ => None,
+            };
             match self.verify_block(block, leaf, &mut pending) {
                 Ok(v) => pending.verified.push(v),
                 Err(e) => {
@@ -396,20 +398,6 @@ impl<S: Storage> Feed<S> {
             None => self.node(i),
         }
     }
-}
-
-/// The leaf hash of every block of `blocks` that has bytes within the size limit, several
-/// blocks per SIMD pass.
-pub(crate) fn leaf_hashes(blocks: &[PutBlock<'_>]) -> Vec<Option<[u8; 32]>> {
-    fn hashable<'a>(b: &PutBlock<'a>) -> Option<&'a [u8]> {
-        b.data.filter(|d| d.len() as u64 <= MAX_BLOCK_SIZE)
-    }
-    let data: Vec<&[u8]> = blocks.iter().filter_map(hashable).collect();
-    let mut hashes = merkle::leaf_hashes(&data).into_iter();
-    blocks
-        .iter()
-        .map(|b| hashable(b).and_then(|_| hashes.next()))
-        .collect()
 }
 
 /// One block from a peer for [`Feed::put_batch`].

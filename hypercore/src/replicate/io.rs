@@ -7,7 +7,6 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::task::JoinHandle;
 
 use super::error::ReplicateError;
 use super::peer::Outgoing;
@@ -82,7 +81,7 @@ pub async fn replicate<T, S>(
 ) -> Result<(), ReplicateError>
 where
     T: AsyncRead + AsyncWrite,
-    S: Storage + 'static,
+    S: Storage,
 {
     replicate_with(io, config, feeds, None, |_: &[u8; 32]| None).await
 }
@@ -100,7 +99,7 @@ pub async fn replicate_with<T, S, F>(
 ) -> Result<(), ReplicateError>
 where
     T: AsyncRead + AsyncWrite,
-    S: Storage + 'static,
+    S: Storage,
     F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
     replicate_with_extensions(io, config, feeds, added, find, None).await
@@ -120,7 +119,7 @@ pub async fn replicate_with_extensions<T, S, F>(
 ) -> Result<(), ReplicateError>
 where
     T: AsyncRead + AsyncWrite,
-    S: Storage + 'static,
+    S: Storage,
     F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
     let mut channels: HashMap<[u8; 32], Channel<S>> = feeds
@@ -175,7 +174,7 @@ async fn run<T, S, F>(
 ) -> Result<(), ReplicateError>
 where
     T: AsyncRead + AsyncWrite,
-    S: Storage + 'static,
+    S: Storage,
     F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
     let mut session = Session::new(config, now());
@@ -196,7 +195,6 @@ where
     let mut written = 0usize;
     let mut eof = false;
     let mut finished = false;
-    let mut store = Store::new();
     loop {
         let at = now();
         // Consecutive messages of one channel go to its feed together, so the blocks one read
@@ -211,16 +209,14 @@ where
                     match &mut batch {
                         Some((dk, messages)) if *dk == discovery_key => messages.push(message),
                         _ => {
-                            store.queue(channels, batch.take(), at);
+                            deliver(channels, batch.take(), at)?;
                             batch = Some((discovery_key, vec![message]));
                         }
                     }
                     continue;
                 }
                 other => {
-                    // Opens, closes and the rest see the feed with every earlier block stored.
-                    store.queue(channels, batch.take(), at);
-                    store.drain().await?;
+                    deliver(channels, batch.take(), at)?;
                     other
                 }
             };
@@ -243,18 +239,12 @@ where
             }
             finished |= on_event(&mut session, channels, &refused, wake, event, at)?;
         }
-        store.queue(channels, batch.take(), at);
-        store.start();
-        // While blocks are being stored the feeds are locked: what they have to send (and
-        // their timers) waits for the batch, whose end wakes this loop.
-        let storing = store.busy();
-        if !storing {
-            pull(&mut session, channels, &mut refused, &mut out, written, at)?;
-        }
+        deliver(channels, batch.take(), at)?;
+        pull(&mut session, channels, &mut refused, &mut out, written, at)?;
         while let Some(bytes) = session.poll_transmit(at) {
             out.extend_from_slice(&bytes);
         }
-        if written == out.len() && !storing {
+        if written == out.len() {
             out.clear();
             written = 0;
             if finished || session.is_closed() {
@@ -266,16 +256,9 @@ where
                 return Ok(());
             }
         }
-        let feeds_deadline = if storing {
-            None
-        } else {
-            channels
-                .values()
-                .filter_map(|c| c.feed.poll_timeout())
-                .min()
-        };
-        let deadline = feeds_deadline
-            .into_iter()
+        let deadline = channels
+            .values()
+            .filter_map(|c| c.feed.poll_timeout())
             .chain(session.poll_timeout())
             .min()
             .map(tokio::time::Instant::from_std);
@@ -290,10 +273,7 @@ where
                     }
                 }
             }
-            stored = store.finished(), if storing => {
-                stored?;
-            }
-            r = rd.read(&mut buf), if !eof && !store.full() => {
+            r = rd.read(&mut buf), if !eof => {
                 match r {
                     Ok(0) => {
                         eof = true;
@@ -339,10 +319,8 @@ where
             _ = sleep_until(deadline), if deadline.is_some() => {
                 let at = now();
                 session.handle_timeout(at)?;
-                if !storing {
-                    for ch in channels.values() {
-                        ch.feed.handle_timeout(at);
-                    }
+                for ch in channels.values() {
+                    ch.feed.handle_timeout(at);
                 }
             }
         }
@@ -355,114 +333,19 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Bytes of blocks queued for storing at which the connection stops reading: the socket holds
-/// the rest, and the peer slows down.
-const MAX_QUEUED: usize = 4 * 1024 * 1024;
-
-/// Blocks received and not yet stored. Hashing and writing them runs on a blocking thread
-/// while this task reads and decrypts what comes next, one batch after the other in arrival
-/// order.
-struct Store<S: Storage> {
-    queued: Vec<Job<S>>,
-    queued_bytes: usize,
-    running: Option<JoinHandle<Result<(), ReplicateError>>>,
-}
-
-/// Messages of one peer on one feed.
-struct Job<S: Storage> {
-    feed: SharedFeed<S>,
-    peer: PeerId,
-    messages: Vec<Message>,
+/// Hands a channel's queued messages to its feed.
+fn deliver<S: Storage>(
+    channels: &HashMap<[u8; 32], Channel<S>>,
+    batch: Option<([u8; 32], Vec<Message>)>,
     at: Instant,
-}
-
-impl<S: Storage + 'static> Store<S> {
-    fn new() -> Self {
-        Store {
-            queued: Vec::new(),
-            queued_bytes: 0,
-            running: None,
-        }
+) -> Result<(), ReplicateError> {
+    if let Some((dk, messages)) = batch
+        && let Some(ch) = channels.get(&dk)
+        && let Some(peer) = ch.peer
+    {
+        ch.feed.on_messages(peer, messages, at)?;
     }
-
-    /// Queues a channel's messages for its feed.
-    fn queue(
-        &mut self,
-        channels: &HashMap<[u8; 32], Channel<S>>,
-        batch: Option<([u8; 32], Vec<Message>)>,
-        at: Instant,
-    ) {
-        if let Some((dk, messages)) = batch
-            && let Some(ch) = channels.get(&dk)
-            && let Some(peer) = ch.peer
-        {
-            self.queued_bytes += messages
-                .iter()
-                .map(|m| match m {
-                    Message::Data(d) => d.value.as_ref().map_or(0, Vec::len),
-                    _ => 0,
-                })
-                .sum::<usize>();
-            // Reads queued behind a running batch make one larger batch.
-            match self.queued.last_mut() {
-                Some(last) if last.peer == peer && SharedFeed::ptr_eq(&last.feed, &ch.feed) => {
-                    last.messages.extend(messages);
-                }
-                _ => self.queued.push(Job {
-                    feed: ch.feed.clone(),
-                    peer,
-                    messages,
-                    at,
-                }),
-            }
-        }
-    }
-
-    /// Starts storing what is queued, unless a batch is being stored.
-    fn start(&mut self) {
-        if self.running.is_some() || self.queued.is_empty() {
-            return;
-        }
-        let jobs = std::mem::take(&mut self.queued);
-        self.queued_bytes = 0;
-        self.running = Some(tokio::task::spawn_blocking(move || {
-            for job in jobs {
-                job.feed.on_messages(job.peer, job.messages, job.at)?;
-            }
-            Ok(())
-        }));
-    }
-
-    /// Whether blocks are being stored or wait to be.
-    fn busy(&self) -> bool {
-        self.running.is_some() || !self.queued.is_empty()
-    }
-
-    /// Whether reading should pause until the queue shrinks.
-    fn full(&self) -> bool {
-        self.queued_bytes >= MAX_QUEUED
-    }
-
-    /// Resolves when the running batch is stored (never, if none runs), then starts the next.
-    async fn finished(&mut self) -> Result<(), ReplicateError> {
-        let Some(running) = self.running.as_mut() else {
-            return std::future::pending().await;
-        };
-        let result = running.await;
-        self.running = None;
-        result.map_err(|e| ReplicateError::Io(format!("storing blocks failed: {e}")))??;
-        self.start();
-        Ok(())
-    }
-
-    /// Stores everything queued before returning.
-    async fn drain(&mut self) -> Result<(), ReplicateError> {
-        self.start();
-        while self.running.is_some() {
-            self.finished().await?;
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// Applies one session event; returns whether the session finished.

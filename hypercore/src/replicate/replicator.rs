@@ -501,8 +501,7 @@ impl Replicator {
                     tracing::debug!(index = r.index, "dropping a request over the queue limit");
                 }
             }
-            // Hashed in the put, as nothing was hashed before.
-            Message::Data(d) => return self.on_data(feed, peer, vec![(d, None)], now),
+            Message::Data(d) => return self.on_data(feed, peer, vec![d], now),
             // Unwant and Cancel are never sent by hypercore 9; extensions are not ours.
             _ => {}
         }
@@ -602,29 +601,13 @@ impl Replicator {
         &mut self,
         feed: &mut Feed<S>,
         peer: PeerId,
-        messages: Vec<Message>,
-        now: Instant,
-    ) -> Result<(), ReplicateError> {
-        let leaves = leaf_hashes(&messages);
-        self.on_messages_hashed(feed, peer, messages, leaves, now)
-    }
-
-    /// [`on_messages`](Self::on_messages) with the blocks' leaf hashes already computed
-    /// ([`leaf_hashes`]), so a caller can hash before it takes the lock around the feed.
-    pub(crate) fn on_messages_hashed<S: Storage>(
-        &mut self,
-        feed: &mut Feed<S>,
-        peer: PeerId,
-        messages: Vec<Message>,
-        leaves: Vec<Option<[u8; 32]>>,
+        messages: impl IntoIterator<Item = Message>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
         let mut data = Vec::new();
-        let mut leaves = leaves.into_iter();
         for message in messages {
-            let leaf = leaves.next().flatten();
             match message {
-                Message::Data(d) => data.push((d, leaf)),
+                Message::Data(d) => data.push(d),
                 other => {
                     if !data.is_empty() {
                         self.on_data(feed, peer, std::mem::take(&mut data), now)?;
@@ -643,13 +626,12 @@ impl Replicator {
         &mut self,
         feed: &mut Feed<S>,
         peer: PeerId,
-        batch: Vec<(Data, Option<[u8; 32]>)>,
+        batch: Vec<Data>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
         let mut accepted: Vec<(Data, Proof)> = Vec::with_capacity(batch.len());
-        let mut accepted_leaves = Vec::with_capacity(batch.len());
         let mut malformed = None;
-        for (d, leaf) in batch {
+        for d in batch {
             let Some(p) = self.peers.get_mut(&peer).filter(|p| !p.failed) else {
                 return Ok(());
             };
@@ -672,10 +654,7 @@ impl Replicator {
                 continue;
             }
             match to_proof(&d) {
-                Ok(proof) => {
-                    accepted.push((d, proof));
-                    accepted_leaves.push(leaf);
-                }
+                Ok(proof) => accepted.push((d, proof)),
                 Err(reason) => {
                     malformed = Some(ReplicateError::Malformed { index, reason });
                     break;
@@ -690,7 +669,7 @@ impl Replicator {
                 proof,
             })
             .collect();
-        let outcome = feed.put_batch_hashed(&blocks, &accepted_leaves);
+        let outcome = feed.put_batch(&blocks);
         let stored: Vec<(u64, usize)> = accepted[..outcome.stored]
             .iter()
             .map(|(d, _)| (d.index, d.value.as_ref().map_or(0, Vec::len)))
@@ -1028,37 +1007,6 @@ fn to_proof(d: &Data) -> Result<Proof, &'static str> {
         signature,
     })
 }
-
-/// The leaf hash of every block among `messages` (`None` for other messages): the costly part
-/// of storing blocks, which needs no lock.
-pub(crate) fn leaf_hashes(messages: &[Message]) -> Vec<Option<[u8; 32]>> {
-    let blocks: Vec<PutBlock<'_>> = messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::Data(d) => Some(PutBlock {
-                index: d.index,
-                data: d.value.as_deref(),
-                proof: &NO_PROOF,
-            }),
-            _ => None,
-        })
-        .collect();
-    let mut hashes = crate::feed::leaf_hashes(&blocks).into_iter();
-    messages
-        .iter()
-        .map(|m| match m {
-            Message::Data(_) => hashes.next().flatten(),
-            _ => None,
-        })
-        .collect()
-}
-
-/// A stand-in proof for blocks that are only hashed.
-static NO_PROOF: Proof = Proof {
-    index: 0,
-    nodes: Vec::new(),
-    signature: None,
-};
 
 /// Errors of our own storage, as opposed to a peer's bad input.
 fn is_local(e: &crate::Error) -> bool {

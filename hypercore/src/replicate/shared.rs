@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::error::ReplicateError;
 use super::peer::{Outgoing, Stats};
-use super::replicator::{PeerId, Replicator, ReplicatorConfig, ReplicatorEvent, leaf_hashes};
+use super::replicator::{PeerId, Replicator, ReplicatorConfig, ReplicatorEvent};
 use crate::crypto::PublicKey;
 use crate::feed::Feed;
 use crate::protocol::Message;
@@ -51,9 +50,6 @@ struct Inner<S: Storage> {
     changed: Notify,
     /// The same, for threads blocked in [`SharedFeed::get_blocking`].
     arrived: Condvar,
-    /// The replicator's extension change count, readable without the lock: a connection
-    /// checks it on every read, while another thread may be storing blocks.
-    extension_changes: AtomicU64,
 }
 
 struct State<S: Storage> {
@@ -105,7 +101,6 @@ impl<S: Storage> SharedFeed<S> {
                 }),
                 changed: Notify::new(),
                 arrived: Condvar::new(),
-                extension_changes: AtomicU64::new(0),
             }),
         }
     }
@@ -232,9 +227,6 @@ impl<S: Storage> SharedFeed<S> {
         if !st.replicator.register_extension(name) {
             return Err(ReplicateError::DuplicateExtension(name.into()));
         }
-        self.inner
-            .extension_changes
-            .store(st.replicator.extensions().changes(), Ordering::Release);
         let (tx, rx) = unbounded_channel();
         st.extension_rx.insert(name.to_owned(), tx);
         self.settle(&mut st, None);
@@ -389,20 +381,17 @@ impl<S: Storage> SharedFeed<S> {
     }
 
     /// Several messages of one peer, in order (consecutive blocks are stored as one batch).
-    /// The blocks are hashed before the feed is locked, so readers and the connection tasks
-    /// wait only for the verify and the writes.
     pub(crate) fn on_messages(
         &self,
         peer: PeerId,
         messages: Vec<Message>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
-        let leaves = leaf_hashes(&messages);
         let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
-        let result = replicator.on_messages_hashed(feed, peer, messages, leaves, now);
+        let result = replicator.on_messages(feed, peer, messages, now);
         self.settle(&mut st, Some(peer));
         result
     }
@@ -410,9 +399,6 @@ impl<S: Storage> SharedFeed<S> {
     /// The extension names, if they changed since `seen` (a count of changes), with the new
     /// count: a connection registers them on its session so incoming ids map to them.
     pub(crate) fn extensions_since(&self, seen: u64) -> Option<(u64, Vec<String>)> {
-        if self.inner.extension_changes.load(Ordering::Acquire) == seen {
-            return None;
-        }
         let st = self.state();
         let ext = st.replicator.extensions();
         (ext.changes() != seen).then(|| (ext.changes(), ext.names().to_vec()))
