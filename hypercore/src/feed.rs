@@ -14,6 +14,7 @@ use crate::tree::merkle::{self, MerkleGenerator};
 use crate::tree::node_cache::NodeCache;
 
 pub use open::FeedBuilder;
+pub use replica::{BatchPut, PutBlock};
 
 /// Largest block any peer accepts: 8 MiB (hypercore 9 refuses larger appends).
 pub const MAX_BLOCK_SIZE: u64 = 8 * 1024 * 1024;

@@ -71,7 +71,7 @@ mod tree;
 pub use crate::{
     crypto::{KeyPair, PublicKey, SecretKey, Signature},
     error::{Error, Result},
-    feed::{AuditReport, Feed, FeedBuilder, MAX_BLOCK_SIZE},
+    feed::{AuditReport, BatchPut, Feed, FeedBuilder, MAX_BLOCK_SIZE, PutBlock},
     node::Node,
     proof::{Proof, ProofRequest},
     storage::{CrashPlan, CrashStorage, FileStorage, MemoryStorage, Storage, Store},

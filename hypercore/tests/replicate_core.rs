@@ -165,6 +165,42 @@ fn bad_proof_fails_the_peer_and_another_peer_serves() -> Result<()> {
 }
 
 #[test]
+fn a_bad_block_amid_a_batch_keeps_the_good_ones_before_it() -> Result<()> {
+    let w = writer(8, 30)?;
+    let r = clone_of(&w)?;
+    let mut net = Net::new();
+    let (a, b) = (net.node(w, sparse()), net.node(r, full()));
+    let link = net.link(a, b)?;
+    net.links[link].filters[0] = Some(Box::new(|m| {
+        if let Message::Data(d) = m
+            && d.index == 12
+            && let Some(v) = d.value.as_mut()
+        {
+            v[0] ^= 1;
+        }
+        true
+    }));
+    net.pump()?;
+    let clone = &mut net.nodes[b];
+    // The last block, announced first, came alone; the seeder then answers the other requests
+    // at once, so blocks 0..29 arrive as one batch: the ones before the bad block were
+    // verified and stored, nothing from it on was.
+    let stored: Vec<u64> = (0..29).filter(|&i| clone.feed.has(i)).collect();
+    assert_eq!(stored, (0..12).collect::<Vec<_>>());
+    for i in 0..12 {
+        assert_eq!(clone.feed.get(i)?, block(i));
+    }
+    assert_eq!(clone.feed.audit()?.invalid, 0);
+    assert!(
+        clone.events.iter().any(|e| e.contains("failed")),
+        "{:?}",
+        clone.events
+    );
+    assert!(net.links[link].peers[1].is_none(), "bad peer dropped");
+    Ok(())
+}
+
+#[test]
 fn bad_signature_is_refused() -> Result<()> {
     let w = writer(7, 5)?;
     let r = clone_of(&w)?;

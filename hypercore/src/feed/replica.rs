@@ -2,14 +2,17 @@
 //! and storing a block a peer proved to us (hypercore 9 `proof`, `_putBuffer`, `_verifyAndWrite`,
 //! `_verifyRootsAndWrite`).
 
-use super::{Feed, MAX_BLOCK_SIZE, signature_offset};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use super::{Feed, MAX_BLOCK_SIZE, signature_offset, write_data};
 use crate::crypto::{self, Signature};
 use crate::error::{Error, Result};
 use crate::flat_tree;
-use crate::node::Node;
+use crate::node::{NODE_RECORD, Node};
 use crate::proof::{Proof, ProofRequest};
-use crate::storage::{Storage, Store};
+use crate::storage::{Storage, Store, header::HEADER_LEN};
 use crate::tree::index::{self, Bits};
+use crate::tree::merkle;
 
 /// Indices past this cannot come from a real feed (JS numbers stop at 2^53); refusing them keeps
 /// every offset computation in range.
@@ -57,6 +60,64 @@ impl<S: Storage> Feed<S> {
     /// writer's signature and our trusted nodes, then stores it. Nothing is written unless the
     /// proof checks out.
     pub fn put(&mut self, index: u64, data: Option<&[u8]>, proof: &Proof) -> Result<()> {
+        let outcome = self.put_batch(&[PutBlock { index, data, proof }]);
+        match outcome.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// [`put`](Self::put) for many blocks of one peer at once, in order: each is verified as if
+    /// the ones before it were already stored, and every verified block is then written
+    /// together (data, tree and signatures in a few writes, each changed bitfield page once)
+    /// before the bits that claim them. Verification stops at the first block that fails; the
+    /// blocks before it are still stored, it and those after it are not.
+    pub fn put_batch(&mut self, blocks: &[PutBlock<'_>]) -> BatchPut {
+        // Hash the blocks up front, several per SIMD pass. A block over the size limit is
+        // refused before its hash is needed.
+        let hashable: Vec<&[u8]> = blocks
+            .iter()
+            .filter_map(|b| b.data)
+            .filter(|d| d.len() as u64 <= MAX_BLOCK_SIZE)
+            .collect();
+        let mut hashes = merkle::leaf_hashes(&hashable).into_iter();
+
+        let mut pending = Pending::default();
+        let mut error = None;
+        for block in blocks {
+            let leaf = match block.data {
+                Some(d) if d.len() as u64 <= MAX_BLOCK_SIZE => hashes.next(),
+                _ => None,
+            };
+            match self.verify_block(block, leaf, &mut pending) {
+                Ok(v) => pending.verified.push(v),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        match self.store(blocks, &pending.verified) {
+            Ok(()) => BatchPut {
+                stored: pending.verified.len(),
+                error,
+            },
+            Err(e) => BatchPut {
+                stored: 0,
+                error: Some(e),
+            },
+        }
+    }
+
+    /// Checks one block of a batch against the signed roots, our trusted nodes and what the
+    /// batch verified before it; notes what it proved in `pending`.
+    fn verify_block(
+        &mut self,
+        block: &PutBlock<'_>,
+        leaf: Option<[u8; 32]>,
+        pending: &mut Pending,
+    ) -> Result<Verified> {
+        let PutBlock { index, data, proof } = *block;
         if index >= MAX_NODE_INDEX / 2 || proof.nodes.iter().any(|n| n.index >= MAX_NODE_INDEX) {
             return Err(Error::BadProof("node index out of range"));
         }
@@ -75,7 +136,7 @@ impl<S: Storage> Feed<S> {
         let mut next = 2 * index;
         let mut i = usize::from(data.is_none());
         loop {
-            if self.bitfield.get_tree(next) {
+            if self.trusts(pending, next) {
                 trusted = Some(next);
                 break;
             }
@@ -85,33 +146,34 @@ impl<S: Storage> Feed<S> {
                 i += 1;
                 continue;
             }
-            if !self.bitfield.get_tree(sib) {
+            if !self.trusts(pending, sib) {
                 break;
             }
             missing.push(sib);
         }
-        if trusted.is_none() && self.bitfield.get_tree(next) {
+        if trusted.is_none() && self.trusts(pending, next) {
             trusted = Some(next);
         }
-        let mut local: std::collections::VecDeque<Node> = missing
+        let mut local: VecDeque<Node> = missing
             .iter()
-            .map(|&m| self.node(m))
+            .map(|&m| self.batch_node(pending, m))
             .collect::<Result<_>>()?;
-        let trusted = trusted.map(|t| self.node(t)).transpose()?;
+        let trusted = trusted.map(|t| self.batch_node(pending, t)).transpose()?;
 
-        let mut remote: std::collections::VecDeque<Node> = proof.nodes.iter().copied().collect();
-        let mut top = match data {
-            Some(d) => Node::new(2 * index, crypto::leaf_hash(d), d.len() as u64),
-            None => remote
+        let mut remote: VecDeque<Node> = proof.nodes.iter().copied().collect();
+        let mut top = match (data, leaf) {
+            (Some(d), Some(hash)) => Node::new(2 * index, hash, d.len() as u64),
+            (Some(d), None) => Node::new(2 * index, crypto::leaf_hash(d), d.len() as u64),
+            (None, _) => remote
                 .pop_front()
                 .ok_or(Error::BadProof("hash-only proof has no nodes"))?,
         };
         let mut visited = Vec::new();
-        loop {
+        let signature = loop {
             if let Some(t) = &trusted
                 && *t == top
             {
-                return self.store(index, data, &visited, None);
+                break None;
             }
             let sibling = flat_tree::sibling(top.index);
             let node = if remote.front().is_some_and(|n| n.index == sibling) {
@@ -122,7 +184,7 @@ impl<S: Storage> Feed<S> {
                 local.pop_front().ok_or(Error::BadProof("empty proof"))?
             } else {
                 // No sibling: `top` must be a root of the signed tree.
-                return self.verify_roots_and_store(index, data, top, remote, visited, proof);
+                break self.verify_roots(top, remote, &mut visited, proof, pending)?;
             };
             visited.push(top);
             let size = top
@@ -134,18 +196,54 @@ impl<S: Storage> Feed<S> {
                 crypto::parent_hash(&top, &node),
                 size,
             );
+        };
+
+        let offset = match data {
+            Some(d) if !d.is_empty() => {
+                let mut offset = 0u64;
+                for root in flat_tree::full_roots(2 * index) {
+                    let size = match visited.iter().find(|n| n.index == root) {
+                        Some(n) => n.size,
+                        None => self.batch_node(pending, root)?.size,
+                    };
+                    offset = offset
+                        .checked_add(size)
+                        .ok_or_else(|| Error::corrupt(Store::Tree, "node sizes overflow"))?;
+                }
+                Some(offset)
+            }
+            _ => None,
+        };
+        // Later blocks of the batch trust what this one proved, as if it were stored.
+        for node in &visited {
+            pending.nodes.insert(node.index, *node);
         }
+        let mut bits = Overlay {
+            bitfield: &self.bitfield,
+            bits: &mut pending.bits,
+        };
+        for node in &visited {
+            bits.set_node(node.index);
+        }
+        bits.set_node(2 * index);
+        Ok(Verified {
+            index,
+            data: data.map(|d| (offset.unwrap_or(0), d.len())),
+            nodes: visited,
+            signature,
+        })
     }
 
-    fn verify_roots_and_store(
+    /// Checks the roots `top` leads to against the writer's signature (or the roots we already
+    /// verified); returns the signature to store, if any.
+    fn verify_roots(
         &mut self,
-        index: u64,
-        data: Option<&[u8]>,
         top: Node,
-        mut remote: std::collections::VecDeque<Node>,
-        mut visited: Vec<Node>,
+        mut remote: VecDeque<Node>,
+        visited: &mut Vec<Node>,
         proof: &Proof,
-    ) -> Result<()> {
+        pending: &Pending,
+    ) -> Result<Option<(u64, Signature)>> {
         let last = remote.back().map_or(top.index, |n| n.index);
         let verified_by = flat_tree::right_span(top.index).max(flat_tree::right_span(last)) + 2;
         let length = verified_by / 2;
@@ -165,8 +263,8 @@ impl<S: Storage> Feed<S> {
                 let n = remote.pop_front().ok_or(Error::BadProof("empty proof"))?;
                 visited.push(n);
                 n
-            } else if self.bitfield.get_tree(root) {
-                self.node(root)?
+            } else if self.trusts(pending, root) {
+                self.batch_node(pending, root)?
             } else {
                 return Err(Error::BadProof("missing tree roots needed for verify"));
             };
@@ -215,46 +313,155 @@ impl<S: Storage> Feed<S> {
                 self.merkle = None;
             }
         }
-        self.store(index, data, &visited, signature)
+        Ok(signature)
     }
 
-    /// Writes a verified block, its nodes and signature, then the bits that make them count.
-    fn store(
-        &mut self,
-        index: u64,
-        data: Option<&[u8]>,
-        nodes: &[Node],
-        signature: Option<(u64, Signature)>,
-    ) -> Result<()> {
-        for node in nodes {
-            self.write_node(node)?;
-            self.cache(*node);
+    /// Writes verified blocks, their nodes and signatures (tree, then data, then signatures,
+    /// each in as few writes as the offsets allow), then the bits that make them count.
+    fn store(&mut self, blocks: &[PutBlock<'_>], verified: &[Verified]) -> Result<()> {
+        if verified.is_empty() {
+            return Ok(());
         }
-        if let Some(d) = data.filter(|d| !d.is_empty()) {
-            let mut offset = 0u64;
-            for root in flat_tree::full_roots(2 * index) {
-                let size = match nodes.iter().find(|n| n.index == root) {
-                    Some(n) => n.size,
-                    None => self.node(root)?.size,
-                };
-                offset = offset
-                    .checked_add(size)
-                    .ok_or_else(|| Error::corrupt(Store::Tree, "node sizes overflow"))?;
+        let nodes: BTreeMap<u64, Node> = verified
+            .iter()
+            .flat_map(|v| v.nodes.iter().map(|n| (n.index, *n)))
+            .collect();
+        let mut run: Vec<u8> = Vec::new();
+        let mut run_start = 0u64;
+        let mut run_end = 0u64;
+        for (&index, node) in &nodes {
+            if !run.is_empty() && index != run_end {
+                self.write(Store::Tree, node_offset(run_start), &run)?;
+                run.clear();
             }
-            self.write(Store::Data, offset, d)?;
+            if run.is_empty() {
+                run_start = index;
+            }
+            run.extend_from_slice(&node.to_record());
+            run_end = index + 1;
         }
-        if let Some((slot, sig)) = signature {
-            self.write(Store::Signatures, signature_offset(slot), sig.as_bytes())?;
+        if !run.is_empty() {
+            self.write(Store::Tree, node_offset(run_start), &run)?;
         }
-        for node in nodes {
-            self.bitfield.set_node(node.index);
+
+        let mut data: Vec<(u64, &[u8])> = verified
+            .iter()
+            .zip(blocks)
+            .filter_map(|(v, b)| Some((v.data?.0, b.data?)))
+            .filter(|(_, d)| !d.is_empty())
+            .collect();
+        data.sort_by_key(|(offset, _)| *offset);
+        let mut at = 0;
+        while at < data.len() {
+            let (start, first) = data[at];
+            let mut end = start + first.len() as u64;
+            let mut bufs = vec![first];
+            at += 1;
+            while let Some(&(offset, d)) = data.get(at)
+                && offset == end
+            {
+                bufs.push(d);
+                end += d.len() as u64;
+                at += 1;
+            }
+            write_data(&mut self.storage, start, &bufs)?;
         }
-        self.bitfield.set_node(2 * index);
-        if data.is_some() {
-            self.bitfield.set(index, true);
+
+        let signatures: BTreeMap<u64, Signature> =
+            verified.iter().filter_map(|v| v.signature).collect();
+        for (slot, sig) in &signatures {
+            self.write(Store::Signatures, signature_offset(*slot), sig.as_bytes())?;
+        }
+
+        for v in verified {
+            for node in &v.nodes {
+                self.bitfield.set_node(node.index);
+                self.cache(*node);
+            }
+            self.bitfield.set_node(2 * v.index);
+            if v.data.is_some() {
+                self.bitfield.set(v.index, true);
+            }
         }
         self.flush_bitfield()
     }
+
+    /// Whether tree node `i` is stored or was proved earlier in the batch.
+    fn trusts(&self, pending: &Pending, i: u64) -> bool {
+        self.bitfield.get_tree(i) || pending.bits.contains(&i)
+    }
+
+    /// Tree node `i`, from what the batch proved or from the tree.
+    fn batch_node(&mut self, pending: &Pending, i: u64) -> Result<Node> {
+        match pending.nodes.get(&i) {
+            Some(n) => Ok(*n),
+            None => self.node(i),
+        }
+    }
+}
+
+/// One block from a peer for [`Feed::put_batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct PutBlock<'a> {
+    /// The block's index.
+    pub index: u64,
+    /// Its bytes; `None` for a hash-only proof.
+    pub data: Option<&'a [u8]>,
+    /// The proof the peer sent with it.
+    pub proof: &'a Proof,
+}
+
+/// What [`Feed::put_batch`] did.
+#[derive(Debug)]
+#[must_use]
+pub struct BatchPut {
+    /// How many blocks, from the first, were verified and stored.
+    pub stored: usize,
+    /// Why the batch stopped short: block `stored` failed to verify, or (with nothing stored)
+    /// a write failed.
+    pub error: Option<Error>,
+}
+
+/// A block that verified, waiting to be written.
+struct Verified {
+    index: u64,
+    /// Where its bytes go in `data`, and how many.
+    data: Option<(u64, usize)>,
+    nodes: Vec<Node>,
+    signature: Option<(u64, Signature)>,
+}
+
+/// What a batch proved but has not written yet.
+#[derive(Default)]
+struct Pending {
+    verified: Vec<Verified>,
+    /// Tree bits as `set_node` on the bitfield will leave them once the batch is stored.
+    bits: HashSet<u64>,
+    nodes: HashMap<u64, Node>,
+}
+
+/// The bitfield's tree bits plus a batch's pending ones, so `set_node` runs as it will on the
+/// bitfield.
+struct Overlay<'a> {
+    bitfield: &'a crate::bitfield::Bitfield,
+    bits: &'a mut HashSet<u64>,
+}
+
+impl Bits for Overlay<'_> {
+    fn get(&self, i: u64) -> bool {
+        self.bitfield.get_tree(i) || self.bits.contains(&i)
+    }
+    fn put(&mut self, i: u64, value: bool) -> bool {
+        // Only ever set: a batch clears nothing.
+        value && !self.bitfield.get_tree(i) && self.bits.insert(i)
+    }
+    fn bit_len(&self) -> u64 {
+        self.bitfield.tree_len()
+    }
+}
+
+fn node_offset(index: u64) -> u64 {
+    HEADER_LEN + index * NODE_RECORD as u64
 }
 
 impl crate::bitfield::Bitfield {

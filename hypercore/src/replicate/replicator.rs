@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::error::ReplicateError;
 use super::peer::{Inflight, MAX_QUEUED_UPLOADS, Outgoing, Peer, Stats};
 use crate::crypto::Signature;
-use crate::feed::Feed;
+use crate::feed::{Feed, PutBlock};
 use crate::node::Node;
 use crate::proof::{Proof, ProofRequest};
 use crate::protocol::{
@@ -560,7 +560,7 @@ impl Replicator {
                     tracing::debug!(index = r.index, "dropping a request over the queue limit");
                 }
             }
-            Message::Data(d) => return self.on_data(feed, peer, d, now),
+            Message::Data(d) => return self.on_data(feed, peer, vec![d], now),
             // Unwant and Cancel are never sent by hypercore 9; extensions are not ours.
             _ => {}
         }
@@ -664,58 +664,113 @@ impl Replicator {
         self.update(feed, now);
     }
 
+    /// Handles feed messages from `peer` in order, as [`on_message`](Self::on_message) does
+    /// one by one, except that consecutive `Data` are verified and stored as one batch
+    /// ([`Feed::put_batch`]): one read of the socket often carries dozens of small blocks.
+    pub fn on_messages<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        peer: PeerId,
+        messages: impl IntoIterator<Item = Message>,
+        now: Instant,
+    ) -> Result<(), ReplicateError> {
+        let mut data = Vec::new();
+        for message in messages {
+            match message {
+                Message::Data(d) => data.push(d),
+                other => {
+                    if !data.is_empty() {
+                        self.on_data(feed, peer, std::mem::take(&mut data), now)?;
+                    }
+                    self.on_message(feed, peer, other, now)?;
+                }
+            }
+        }
+        if !data.is_empty() {
+            self.on_data(feed, peer, data, now)?;
+        }
+        Ok(())
+    }
+
     fn on_data<S: Storage>(
         &mut self,
         feed: &mut Feed<S>,
         peer: PeerId,
-        d: Data,
+        batch: Vec<Data>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
-        let Some(p) = self.peers.get_mut(&peer) else {
-            return Ok(());
-        };
-        let index = d.index;
-        let Some(pos) = p.inflight.iter().position(|r| r.index == index) else {
-            // Unrequested: tell the peer we did not take it (JS "rejected push").
-            if d.value.is_some() && !feed.has(index) && p.remote_want {
-                p.send(Message::Unhave(Unhave {
-                    start: index,
-                    length: None,
-                }));
-            }
-            return Ok(());
-        };
-        p.inflight.remove(pos);
-        p.progress_at = (!p.inflight.is_empty()).then_some(now);
-        self.release(index, peer);
-        let Some(value) = d.value.as_deref() else {
+        let mut accepted: Vec<(Data, Proof)> = Vec::with_capacity(batch.len());
+        let mut malformed = None;
+        for d in batch {
+            let Some(p) = self.peers.get_mut(&peer).filter(|p| !p.failed) else {
+                return Ok(());
+            };
+            let index = d.index;
+            let Some(pos) = p.inflight.iter().position(|r| r.index == index) else {
+                // Unrequested: tell the peer we did not take it (JS "rejected push").
+                if d.value.is_some() && !feed.has(index) && p.remote_want {
+                    p.send(Message::Unhave(Unhave {
+                        start: index,
+                        length: None,
+                    }));
+                }
+                continue;
+            };
+            p.inflight.remove(pos);
+            p.progress_at = (!p.inflight.is_empty()).then_some(now);
+            self.release(index, peer);
             // We never ask for hash-only answers.
-            self.update(feed, now);
-            return Ok(());
-        };
-        if feed.has(index) {
-            self.update(feed, now);
-            return Ok(());
+            if d.value.is_none() || feed.has(index) {
+                continue;
+            }
+            match to_proof(&d) {
+                Ok(proof) => accepted.push((d, proof)),
+                Err(reason) => {
+                    malformed = Some(ReplicateError::Malformed { index, reason });
+                    break;
+                }
+            }
         }
-        match to_proof(&d) {
-            Err(reason) => self.fail_peer(peer, ReplicateError::Malformed { index, reason }),
-            Ok(proof) => match feed.put(index, Some(value), &proof) {
-                Ok(()) => self.downloaded(feed, peer, index, value.len()),
-                Err(e) if is_local(&e) => return Err(e.into()),
-                Err(source) => self.fail_peer(peer, ReplicateError::BadData { index, source }),
-            },
+        let blocks: Vec<PutBlock<'_>> = accepted
+            .iter()
+            .map(|(d, proof)| PutBlock {
+                index: d.index,
+                data: d.value.as_deref(),
+                proof,
+            })
+            .collect();
+        let outcome = feed.put_batch(&blocks);
+        let stored: Vec<(u64, usize)> = accepted[..outcome.stored]
+            .iter()
+            .map(|(d, _)| (d.index, d.value.as_ref().map_or(0, Vec::len)))
+            .collect();
+        drop(blocks);
+        let failed_at = accepted.get(outcome.stored).map(|(d, _)| d.index);
+        drop(accepted);
+        for &(index, bytes) in &stored {
+            self.downloaded(peer, index, bytes);
+        }
+        self.settle_selections(feed, &stored);
+        match outcome.error {
+            Some(e) if is_local(&e) => return Err(e.into()),
+            Some(source) => self.fail_peer(
+                peer,
+                ReplicateError::BadData {
+                    index: failed_at.unwrap_or_default(),
+                    source,
+                },
+            ),
+            None => {
+                if let Some(error) = malformed {
+                    self.fail_peer(peer, error);
+                }
+            }
         }
         self.update(feed, now);
         Ok(())
     }
 
-    fn downloaded<S: Storage>(
-        &mut self,
-        feed: &mut Feed<S>,
-        from: PeerId,
-        index: u64,
-        bytes: usize,
-    ) {
+    fn downloaded(&mut self, from: PeerId, index: u64, bytes: usize) {
         self.stats.download(bytes);
         self.waiting.remove(&index);
         for (id, p) in self.peers.iter_mut() {
@@ -744,9 +799,17 @@ impl Replicator {
             index,
             bytes,
         });
+    }
+
+    /// After blocks were stored: reports the bounded selections they completed, once per
+    /// batch (counting a selection's blocks costs a pass over its range).
+    fn settle_selections<S: Storage>(&mut self, feed: &mut Feed<S>, stored: &[(u64, usize)]) {
+        if stored.is_empty() {
+            return;
+        }
         let mut done = Vec::new();
         self.selections.retain(|s| match s.end {
-            Some(end) if s.start <= index && index < end => {
+            Some(end) if stored.iter().any(|&(i, _)| s.start <= i && i < end) => {
                 let complete = feed.downloaded(s.start, end) >= end - s.start;
                 if complete {
                     done.push((s.start, end));

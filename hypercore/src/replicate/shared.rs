@@ -386,17 +386,18 @@ impl<S: Storage> SharedFeed<S> {
         self.settle(&mut st, None);
     }
 
-    pub(crate) fn on_message(
+    /// Several messages of one peer, in order (consecutive blocks are stored as one batch).
+    pub(crate) fn on_messages(
         &self,
         peer: PeerId,
-        message: Message,
+        messages: Vec<Message>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
         let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
-        let result = replicator.on_message(feed, peer, message, now);
+        let result = replicator.on_messages(feed, peer, messages, now);
         self.settle(&mut st, Some(peer));
         result
     }

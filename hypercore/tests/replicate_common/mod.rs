@@ -118,8 +118,20 @@ impl Net {
         let node = &mut self.nodes[link.ends[side]];
         let dk = node.feed.discovery_key();
         let mut moved = false;
+        // Consecutive messages go to the replicator together, as a connection delivers what
+        // one read brought (blocks among them are stored as one batch).
+        let mut batch = Vec::new();
         while let Some(event) = link.sessions[side].poll_event() {
             moved = true;
+            if let Event::Message { message, .. } = event {
+                batch.push(message);
+                continue;
+            }
+            if let Some(p) = link.peers[side] {
+                node.rep
+                    .on_messages(&mut node.feed, p, std::mem::take(&mut batch), now)?;
+            }
+            batch.clear();
             match event {
                 Event::ChannelOpen { .. } if link.peers[side].is_none() => {
                     link.peers[side] = Some(node.rep.add_peer(&mut node.feed, now));
@@ -129,11 +141,6 @@ impl Net {
                         node.rep.remove_peer(&mut node.feed, p, now);
                     }
                 }
-                Event::Message { message, .. } => {
-                    if let Some(p) = link.peers[side] {
-                        node.rep.on_message(&mut node.feed, p, message, now)?;
-                    }
-                }
                 Event::ChannelExtension { name, payload, .. } => {
                     if let Some(p) = link.peers[side] {
                         node.rep.on_extension(p, &name, payload);
@@ -141,6 +148,9 @@ impl Net {
                 }
                 _ => {}
             }
+        }
+        if let Some(p) = link.peers[side] {
+            node.rep.on_messages(&mut node.feed, p, batch, now)?;
         }
         while let Some(e) = node.rep.poll_event() {
             node.events.push(match e {
