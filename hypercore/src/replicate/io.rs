@@ -19,7 +19,7 @@ use crate::protocol::{Data, Event, Message, Session, SessionConfig};
 use crate::storage::Storage;
 
 /// Most bytes one read takes. What one read brings is stored as one batch, so when blocks queue
-/// up in the socket a large read hands over several drive blocks (512 KiB each) at once: they
+/// up in the socket a large read hands over several content blocks (64-512 KiB each) at once: they
 /// hash four at a time in SIMD lanes, and the loop runs once for all of them (a full clone
 /// measured ~20% less CPU than with 64 KiB reads).
 const READ_CHUNK: usize = 1024 * 1024;

@@ -59,13 +59,25 @@ impl FileStorage {
     fn created(&mut self, store: Store) -> io::Result<&File> {
         let slot = store.slot();
         if self.files[slot].is_none() {
-            fs::create_dir_all(&self.dir)?;
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(self.path(store))?;
+            let path = self.path(store);
+            let open = || {
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path)
+            };
+            // The folder usually exists (the key or another file made it): try the file first,
+            // as a fresh replica creates its files on the path to its first read, where the
+            // two extra system calls of a `create_dir_all` per file showed up.
+            let f = match open() {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir_all(&self.dir)?;
+                    open()?
+                }
+                other => other?,
+            };
             self.install(store, f)?;
         }
         self.files[slot]
