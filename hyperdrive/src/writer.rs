@@ -15,6 +15,11 @@ use crate::stat::Stat;
 /// is full, so memory stays at one block whatever the file size. [`FileWriter::finish`]
 /// appends the rest and puts the Stat.
 ///
+/// This is the one place where the same operations give Node different bytes: Node's
+/// `createWriteStream` appends a block per write (cut at 512 KiB), so a file streamed in small
+/// writes has more, smaller blocks there. Both read each other's files; a whole-buffer write
+/// ([`Drive::write_file`]) gives the same blocks on both sides.
+///
 /// The file's blocks must be contiguous: if another writer appends to the same content feed
 /// in between, the next append fails with [`Error::InvalidArgument`] rather than
 /// writing a Stat that would point at someone else's blocks.
