@@ -183,7 +183,7 @@ fn drive_bench(w: &Workload) -> Res<()> {
         &big_pool[off..off + len]
     };
     let cpu0 = thread_cpu_ms()?;
-    let (proc0, wait0) = (process_cpu_ms()?, thread_wait_ms()?);
+    let (proc0, wait0) = (cpu_ms()?, thread_wait_ms()?);
     let t0 = Instant::now();
     let mut writer = drive.open_writer("/big.bin", WriteOptions::default())?;
     let (mut written, mut c) = (0u64, 0u64);
@@ -196,7 +196,7 @@ fn drive_bench(w: &Workload) -> Res<()> {
     let big_stat = writer.finish()?;
     let big_write_ms = ms(t0);
     let big_write_cpu_ms = thread_cpu_ms()? - cpu0;
-    let big_write_process_cpu_ms = process_cpu_ms()? - proc0;
+    let big_write_process_cpu_ms = cpu_ms()? - proc0;
     let big_write_wait_ms = thread_wait_ms()? - wait0;
     let peak_after_big_write = peak_rss_mib()?;
 
@@ -365,19 +365,8 @@ fn thread_wait_ms() -> Res<f64> {
     Ok(ns as f64 / 1e6)
 }
 
-/// User plus system time of the whole process, every thread (ended ones included), from
-/// `/proc/self/stat` in clock ticks of 10 ms (Linux's `USER_HZ` on every usual platform).
-fn process_cpu_ms() -> Res<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // The command name may hold spaces; fields count from after its closing parenthesis.
-    let rest = stat.rsplit_once(')').ok_or("no ')' in /proc/self/stat")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 (utime, stime) of proc(5) are 11 and 12 after the state field.
-    let ticks = |i: usize| -> Res<f64> {
-        Ok(fields
-            .get(i)
-            .ok_or("short /proc/self/stat")?
-            .parse::<f64>()?)
-    };
-    Ok((ticks(11)? + ticks(12)?) * 10.0)
+/// User plus system time of the whole process so far, in ms.
+fn cpu_ms() -> Res<f64> {
+    let (user, sys) = benchkit::process_cpu_ms()?;
+    Ok(user + sys)
 }

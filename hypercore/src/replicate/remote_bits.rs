@@ -35,13 +35,9 @@ impl RemoteBits {
             }
             return true;
         }
-        if !self.pages.contains_key(&page) && self.pages.len() >= MAX_PAGES {
+        let Some(p) = self.page_mut(page) else {
             return false;
-        }
-        let p = self
-            .pages
-            .entry(page)
-            .or_insert_with(|| Box::new([0; PAGE_BYTES]));
+        };
         p[byte_of(i)] |= mask_of(i);
         true
     }
@@ -51,15 +47,23 @@ impl RemoteBits {
     pub(crate) fn or_byte(&mut self, i: u64, byte: u8) -> bool {
         debug_assert!(i.is_multiple_of(8));
         let page = i / PAGE_BITS;
-        if !self.pages.contains_key(&page) && self.pages.len() >= MAX_PAGES {
+        let Some(p) = self.page_mut(page) else {
             return false;
-        }
-        let p = self
-            .pages
-            .entry(page)
-            .or_insert_with(|| Box::new([0; PAGE_BYTES]));
+        };
         p[byte_of(i)] |= byte;
         true
+    }
+
+    /// Page `page`, made (zeroed) if new; `None` when a new page would pass the cap.
+    fn page_mut(&mut self, page: u64) -> Option<&mut [u8; PAGE_BYTES]> {
+        if !self.pages.contains_key(&page) && self.pages.len() >= MAX_PAGES {
+            return None;
+        }
+        Some(
+            self.pages
+                .entry(page)
+                .or_insert_with(|| Box::new([0; PAGE_BYTES])),
+        )
     }
 
     /// Sets `[start, end)`; stops at the page cap.
