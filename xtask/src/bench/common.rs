@@ -188,6 +188,39 @@ impl Stat {
     }
 }
 
+/// Prints the head of the markdown table every bench prints.
+pub(crate) fn print_table_head() {
+    println!("| metric | unit | Node | ddrive | ratio | target |");
+    println!("|---|---|---:|---:|---:|---|");
+}
+
+/// Prints one row of that table: medians (with min-max over several rounds), the ratio and the
+/// target's verdict.
+pub(crate) fn print_table_row(
+    (metric, unit): (&str, &str),
+    (node, ours): (Option<Stat>, Option<Stat>),
+    ratio: Option<f64>,
+    verdict: &str,
+    rounds: usize,
+) {
+    let show = |s: Option<Stat>| s.map_or("-".into(), |s| s.show(rounds));
+    println!(
+        "| {metric} | {unit} | {} | {} | {} | {verdict} |",
+        show(node),
+        show(ours),
+        ratio.map_or("-".into(), |r| format!("{r:.2}x")),
+    );
+}
+
+/// `target`, marked met or not when that is known.
+pub(crate) fn verdict(target: &str, met: Option<bool>) -> String {
+    match met {
+        Some(true) => format!("{target} (met)"),
+        Some(false) => format!("{target} (NOT met)"),
+        None => target.to_owned(),
+    }
+}
+
 fn fmt(x: f64) -> String {
     if x.abs() >= 100.0 {
         format!("{x:.0}")

@@ -19,7 +19,7 @@ use anyhow::Result;
 
 use super::common::{
     Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, node_version, num,
-    output, parse_last_line,
+    output, parse_last_line, print_table_head, print_table_row, verdict,
 };
 
 /// The workload sizes of one invocation.
@@ -534,24 +534,14 @@ impl Report {
             yes_no(ours_dropped)
         );
         println!();
-        println!("| metric | unit | Node | ddrive | ratio | target |");
-        println!("|---|---|---:|---:|---:|---|");
+        print_table_head();
         for row in &self.rows {
-            let show = |s: Option<Stat>| s.map_or("-".into(), |s| s.show(rounds));
-            let ratio = row.ratio.map_or("-".into(), |r| format!("{r:.2}x"));
-            let target = match row.met {
-                Some(true) => format!("{} (met)", row.target),
-                Some(false) => format!("{} (NOT met)", row.target),
-                None => row.target.clone(),
-            };
-            println!(
-                "| {} | {} | {} | {} | {} | {} |",
-                row.metric.label,
-                row.metric.unit,
-                show(row.node),
-                show(row.ours),
-                ratio,
-                target
+            print_table_row(
+                (row.metric.label, row.metric.unit),
+                (row.node, row.ours),
+                row.ratio,
+                &verdict(&row.target, row.met),
+                rounds,
             );
         }
         println!();

@@ -12,7 +12,7 @@ use anyhow::Result;
 
 use super::common::{
     Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, node_version, num,
-    output, parse_last_line,
+    output, parse_last_line, print_table_head, print_table_row,
 };
 
 /// One table row: `key` in both runs' lines (or derived), and the target on ddrive / Node.
@@ -124,8 +124,7 @@ pub(crate) fn run(rounds: usize) -> Result<()> {
          round(s)"
     );
     println!();
-    println!("| metric | unit | Node | ddrive | ratio | target |");
-    println!("|---|---|---:|---:|---:|---|");
+    print_table_head();
     let mut ratios = Vec::new();
     let mut medians = Vec::new();
     let mut met = Vec::new();
@@ -146,15 +145,7 @@ pub(crate) fn run(rounds: usize) -> Result<()> {
             (Some((at_least, t)), None) => format!("{} {t}x", if at_least { ">=" } else { "<=" }),
             (None, _) => String::new(),
         };
-        let show = |s: Option<Stat>| s.map_or("-".into(), |s| s.show(rounds));
-        println!(
-            "| {} | {} | {} | {} | {} | {verdict} |",
-            m.label,
-            m.unit,
-            show(n),
-            show(o),
-            ratio.map_or("-".into(), |r| format!("{r:.2}x")),
-        );
+        print_table_row((m.label, m.unit), (n, o), ratio, &verdict, rounds);
         if let Some(r) = ratio {
             ratios.push(format!("\"{}_ratio\":{}", m.json_key, num(r)));
         }
