@@ -208,11 +208,7 @@ impl<S: Storage> Feed<S> {
             _ => None,
         };
 
-        self.write(
-            Store::Tree,
-            HEADER_LEN + node_offset * NODE_RECORD as u64,
-            &batch,
-        )?;
+        self.write(Store::Tree, tree_offset(node_offset), &batch)?;
         for node in &outside {
             self.write_node(node)?;
         }
@@ -506,11 +502,7 @@ impl<S: Storage> Feed<S> {
     }
 
     fn write_node(&mut self, node: &Node) -> Result<()> {
-        self.write(
-            Store::Tree,
-            HEADER_LEN + node.index * NODE_RECORD as u64,
-            &node.to_record(),
-        )
+        self.write(Store::Tree, tree_offset(node.index), &node.to_record())
     }
 
     fn cache(&mut self, node: Node) {
@@ -604,6 +596,11 @@ fn write_data<S: Storage, B: AsRef<[u8]>>(
 
 fn signature_offset(slot: u64) -> u64 {
     HEADER_LEN + slot * SIGNATURE_SLOT
+}
+
+/// Where tree node `index`'s record starts in the `tree` file.
+fn tree_offset(index: u64) -> u64 {
+    HEADER_LEN + index * NODE_RECORD as u64
 }
 
 /// Reads node `index` from `tree`; `None` when the record is absent or blank.

@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use super::{Feed, MAX_BLOCK_SIZE, signature_offset, write_data};
+use super::{Feed, MAX_BLOCK_SIZE, signature_offset, tree_offset, write_data};
 use crate::crypto::{self, Signature};
 use crate::error::{Error, Result};
 use crate::flat_tree;
-use crate::node::{NODE_RECORD, Node};
+use crate::node::Node;
 use crate::proof::{Proof, ProofRequest};
-use crate::storage::{Storage, Store, header::HEADER_LEN};
+use crate::storage::{Storage, Store};
 use crate::tree::index::{self, Bits};
 use crate::tree::merkle;
 
@@ -331,7 +331,7 @@ impl<S: Storage> Feed<S> {
         let mut run_end = 0u64;
         for (&index, node) in &nodes {
             if !run.is_empty() && index != run_end {
-                self.write(Store::Tree, node_offset(run_start), &run)?;
+                self.write(Store::Tree, tree_offset(run_start), &run)?;
                 run.clear();
             }
             if run.is_empty() {
@@ -341,7 +341,7 @@ impl<S: Storage> Feed<S> {
             run_end = index + 1;
         }
         if !run.is_empty() {
-            self.write(Store::Tree, node_offset(run_start), &run)?;
+            self.write(Store::Tree, tree_offset(run_start), &run)?;
         }
 
         let mut data: Vec<(u64, &[u8])> = verified
@@ -458,10 +458,6 @@ impl Bits for Overlay<'_> {
     fn bit_len(&self) -> u64 {
         self.bitfield.tree_len()
     }
-}
-
-fn node_offset(index: u64) -> u64 {
-    HEADER_LEN + index * NODE_RECORD as u64
 }
 
 impl crate::bitfield::Bitfield {
