@@ -223,6 +223,7 @@ where
         // delivered are verified and stored as one batch.
         let mut batch: Option<([u8; 32], Vec<Message>)> = None;
         while let Some(event) = session.poll_event() {
+            trace_event(&event);
             let event = match event {
                 Event::Message {
                     discovery_key,
@@ -259,7 +260,6 @@ where
                 }
                 continue;
             }
-            trace_event(&event);
             finished |= on_event(
                 &mut session,
                 channels,
@@ -450,15 +450,11 @@ fn pull<S: Storage>(
             match ch.feed.poll_transmit_deferred(peer)? {
                 None => break,
                 Some(Transmit::Block { data, size }) => {
-                    if tracing::enabled!(target: "ddrive::wire", tracing::Level::TRACE) {
-                        tracing::trace!(target: "ddrive::wire", dk = %short(dk), index = data.index, size, "send block");
-                    }
+                    tracing::trace!(target: "ddrive::wire", dk = %short(dk), index = data.index, size, "send block");
                     send_block(session, dk, &ch.feed, &data, size)?
                 }
                 Some(Transmit::Outgoing(Outgoing::Message(m))) => {
-                    if tracing::enabled!(target: "ddrive::wire", tracing::Level::TRACE) {
-                        tracing::trace!(target: "ddrive::wire", dk = %short(dk), message = %describe(&m), "send");
-                    }
+                    tracing::trace!(target: "ddrive::wire", dk = %short(dk), message = %describe(&m), "send");
                     session.send(dk, m)?;
                 }
                 Some(Transmit::Outgoing(Outgoing::Close)) => {
