@@ -112,11 +112,7 @@ pub(crate) fn output(cmd: &mut Command) -> Result<String> {
 /// nested objects flattened to `outer.inner` keys (`bench-open.js` nests its cold and warm
 /// medians) and booleans as 0/1; strings and nulls are skipped.
 pub(crate) fn parse_last_line(stdout: &str) -> Result<Figures> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .with_context(|| format!("no JSON line in output:\n{stdout}"))?;
+    let line = last_json_line(stdout)?;
     let value: serde_json::Value =
         serde_json::from_str(line).with_context(|| format!("parsing {line}"))?;
     if !value.is_object() {
@@ -125,6 +121,16 @@ pub(crate) fn parse_last_line(stdout: &str) -> Result<Figures> {
     let mut out = Figures::new();
     flatten("", &value, &mut out);
     Ok(out)
+}
+
+/// The last line of `stdout` that is a JSON object, trimmed.
+pub(crate) fn last_json_line(stdout: &str) -> Result<&str> {
+    stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .map(str::trim)
+        .with_context(|| format!("no JSON line in output:\n{stdout}"))
 }
 
 fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Figures) {

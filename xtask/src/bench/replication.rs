@@ -22,8 +22,8 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use super::common::{
-    Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, node_version, num,
-    output, parse_last_line,
+    Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, last_json_line,
+    node_version, num, output, parse_last_line,
 };
 
 /// (label, key, unit); keys are `<mode>.<field of that mode's clone and seeder lines>`.
@@ -173,7 +173,7 @@ pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
             big_mib.to_string(),
             CHUNK_KIB.to_string(),
         ]);
-        let line = last_json_line(&output(&mut cmd)?)?;
+        let line = last_json_line(&output(&mut cmd)?)?.to_owned();
         eprintln!("{name} source: {line}");
         runner.sources[usize::from(side == Side::Ours)] = (src, line);
     }
@@ -285,16 +285,6 @@ fn print_table(
         "{{\"bench\":\"replication\",\"files\":{files},\"big_mib\":{big_mib},\"rounds\":{rounds},{}}}",
         body.join(",")
     );
-}
-
-/// The last line of `stdout` that is a JSON object, as printed.
-fn last_json_line(stdout: &str) -> Result<String> {
-    stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .map(|l| l.trim().to_owned())
-        .with_context(|| format!("no JSON line in output:\n{stdout}"))
 }
 
 /// Both sources must have the same blocks for the comparison to be like with like: file
@@ -461,7 +451,8 @@ mod tests {
 
     #[test]
     fn the_setup_line_is_the_last_json_line() {
-        let line = last_json_line(&format!("building\n{NODE}\n\n")).expect("found");
+        let stdout = format!("building\n{NODE}\n\n");
+        let line = last_json_line(&stdout).expect("found");
         assert_eq!(line, NODE);
         assert!(last_json_line("nothing").is_err());
     }
