@@ -5,7 +5,8 @@
 //!   connection, the announcer having finished its first DHT cycle, over a
 //!   local bootstrap node (ddrive's, shared by both sides; for ddrive the
 //!   later of `join` returning and the connection arriving). Node's side runs
-//!   `benches/js/join-to-connection.js` on the same bootstrap node.
+//!   `benches/js/join-to-connection.js` on the same bootstrap node (kept on 127.0.0.1 by
+//!   `tests/js/loopback.js`, which the interop peer uses too).
 //! * `queries_per_s`: `peers` lookups (random topics) a DHT node answers,
 //!   from a load generator keeping a window of requests in flight on one
 //!   UDP socket; bounded by a count and a time. Against ddrive's node (this

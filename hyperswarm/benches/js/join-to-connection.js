@@ -7,7 +7,7 @@
 // first DHT cycle; a fresh lookup swarm is listening; the clock runs from its
 // join() call to its first connection. Prints {"join_to_connection_ms": [...]}.
 // Run with NODE_PATH=<workspace>/tests/js/node_modules.
-require('./loopback')
+require('../../tests/js/loopback')
 const hyperswarm = require('hyperswarm')
 const crypto = require('crypto')
 

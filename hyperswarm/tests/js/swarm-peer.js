@@ -11,35 +11,11 @@
 //           connection {"connection": {client, type, remote, got}} once the
 //           peer's first line ("...\n") arrived. Node writes "node client\n"
 //           at once when it dialled, "node server\n" after that line when not.
-const net = require('net')
-const { EventEmitter } = require('events')
 const readline = require('readline')
 
 setTimeout(() => process.exit(3), 120000).unref()
 
-// loopback only: default hosts of listen/bind become 127.0.0.1
-const tcpListen = net.Server.prototype.listen
-net.Server.prototype.listen = function (port, ...rest) {
-  if (typeof port === 'number' && (rest.length === 0 || typeof rest[0] === 'function')) {
-    return tcpListen.call(this, port, '127.0.0.1', ...rest)
-  }
-  return tcpListen.call(this, port, ...rest)
-}
-const UTP = require('utp-native')
-const utpBind = UTP.prototype.bind
-UTP.prototype.bind = function (port, ip, cb) {
-  if (typeof port === 'function') return utpBind.call(this, 0, '127.0.0.1', port)
-  if (typeof ip === 'function') return utpBind.call(this, port, '127.0.0.1', ip)
-  return utpBind.call(this, port, ip || '127.0.0.1', cb)
-}
-// no multicast: a stub with multicast-dns's surface that sends nothing
-require.cache[require.resolve('multicast-dns')] = {
-  id: 'multicast-dns',
-  loaded: true,
-  exports: () => Object.assign(new EventEmitter(), {
-    query () {}, response () {}, respond () {}, destroy (cb) { if (cb) process.nextTick(cb) }
-  })
-}
+require('./loopback') // TCP and uTP on 127.0.0.1, multicast-dns stubbed
 
 const hyperswarm = require('hyperswarm')
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')

@@ -1,8 +1,8 @@
 'use strict'
-// Keeps a Node hyperswarm 2 on 127.0.0.1 for the benchmarks: TCP listeners
-// and the uTP/DHT socket bind 127.0.0.1 instead of all interfaces, and
-// multicast-dns is a silent stub (nothing is multicast). Require it before
-// hyperswarm.
+// Keeps a Node hyperswarm 2 on 127.0.0.1 for the interop tests and the
+// benchmarks: TCP listeners and the uTP/DHT socket bind 127.0.0.1 instead of
+// all interfaces, and multicast-dns is a silent stub (nothing is multicast).
+// Require it before hyperswarm.
 const net = require('net')
 const { EventEmitter } = require('events')
 
