@@ -315,6 +315,12 @@ impl<S: Storage> SharedFeed<S> {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
 
+    /// How many handles (clones of this one, including it) share the feed; weak handles do
+    /// not count. A store uses it to tell a core nobody holds, which it may close.
+    pub fn handle_count(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
     /// A handle that does not keep the feed alive.
     pub fn downgrade(&self) -> WeakSharedFeed<S> {
         WeakSharedFeed {
