@@ -35,10 +35,19 @@
 //! Every view and thread asking for the same core gets the same handle, so a core's files are
 //! opened once (a second open would also fail on the `bitfield` lock), and every replication
 //! session sees the same blocks readers see. The feed API is synchronous and each call is
-//! short; async callers lock, call and unlock without an `.await` in between. Loaded cores stay loaded
-//! until the root view's [`Corestore::close`], which flushes them; that bounds memory by the
-//! number of cores a process uses, which is what Node's store does too (its cache never evicts
-//! a core a view has asked for).
+//! short; async callers lock, call and unlock without an `.await` in between.
+//!
+//! # Open files
+//! A loaded core holds up to six open files. A store on disk keeps the loaded cores within an
+//! open-file budget ([`Corestore::set_open_file_budget`], default
+//! [`DEFAULT_OPEN_FILE_BUDGET`]): before a new core opens, idle cores (the store holds their
+//! only handle: no reader, no replication session) are flushed and closed, least recently
+//! asked for first, and reopened from the folder when asked for again. Cores in use are never
+//! closed, so a process holding more cores than the budget allows exceeds it (Node's store
+//! never closes a core a view has asked for). Per-core state of the layers above
+//! ([`Corestore::attachment`]: a drive's trie cache and watchers) goes with its core.
+//! [`Corestore::stats`] counts opens, evictions and table lookups. The root view's
+//! [`Corestore::close`] flushes every loaded core.
 //!
 //! # Replication
 //! [`Corestore::replicate`] runs one hypercore-protocol session for the whole store (Node's
@@ -86,6 +95,7 @@
 mod backend;
 mod derive;
 mod error;
+mod loaded;
 mod master_key;
 mod name_file;
 mod store;
@@ -94,6 +104,7 @@ pub use crate::{
     backend::{BoxStorage, core_path},
     derive::{CORESTORE_NAMESPACE, derive_key_pair, derive_seed},
     error::{Error, Result},
+    loaded::StoreStats,
     master_key::MasterKey,
-    store::{Corestore, SharedFeed},
+    store::{Corestore, DEFAULT_OPEN_FILE_BUDGET, SharedFeed},
 };

@@ -1,5 +1,6 @@
 //! [`Corestore`]: the loaded cores of one store, shared by its namespaces.
 
+use std::any::Any;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use crate::backend::{Backend, BoxStorage};
 use crate::derive::derive_key_pair;
 use crate::error::{Error, Result};
+use crate::loaded::{FILES_PER_CORE, StoreStats, Table};
 use crate::master_key::{self, MasterKey};
 
 /// A loaded core, shared between the store, its replication sessions and everyone who asked
@@ -31,6 +33,11 @@ pub type SharedFeed = hypercore::replicate::SharedFeed<BoxStorage>;
 const DEFAULT_NAME: &str = "default";
 /// Joins a namespace to its parent's name (JS: `NAMESPACE_SEPERATOR`).
 const NAMESPACE_SEPARATOR: &str = ":";
+
+/// How many files the loaded cores of a store on disk may hold open by default
+/// ([`Corestore::set_open_file_budget`]): 128 cores of six files, which leaves a quarter of
+/// Linux's usual soft limit of 1,024 descriptors for sockets and everything else.
+pub const DEFAULT_OPEN_FILE_BUDGET: usize = 768;
 
 /// A store of many hypercores in one folder (or in memory), byte-compatible with Node's
 /// `corestore@5`.
@@ -62,7 +69,12 @@ struct Shared {
 struct State {
     backend: Backend,
     /// Loaded cores by discovery key; `None` once the root view closed the store.
-    cores: Option<HashMap<[u8; 32], SharedFeed>>,
+    cores: Option<Table>,
+    /// Files the loaded cores may hold open before idle ones are closed; `None` for a store
+    /// in memory (its cores exist only while loaded).
+    budget: Option<usize>,
+    /// The counters, kept when the store closes.
+    closed_stats: StoreStats,
 }
 
 impl fmt::Debug for Corestore {
@@ -105,8 +117,10 @@ impl Corestore {
                 master_key,
                 root: backend.root().map(Path::to_path_buf),
                 state: Mutex::new(State {
+                    budget: backend.root().map(|_| DEFAULT_OPEN_FILE_BUDGET),
                     backend,
-                    cores: Some(HashMap::new()),
+                    cores: Some(Table::default()),
+                    closed_stats: StoreStats::default(),
                 }),
                 streams: Mutex::new(Vec::new()),
             }),
@@ -252,11 +266,21 @@ impl Corestore {
     ) -> Result<SharedFeed> {
         let feed = {
             let mut state = lock(&self.shared.state);
-            let State { backend, cores } = &mut *state;
+            let State {
+                backend,
+                cores,
+                budget,
+                ..
+            } = &mut *state;
             let cores = cores.as_mut().ok_or(Error::Closed)?;
             match cores.get(&dk) {
-                Some(feed) => feed.clone(),
+                Some(feed) => feed,
                 None => {
+                    if let Some(budget) = *budget {
+                        // Closed before the new core opens its files, and under the table's
+                        // lock, so a core is never open twice.
+                        close_evicted(cores.evict_for_one((budget / FILES_PER_CORE).max(1)));
+                    }
                     let feed = SharedFeed::new(open(backend)?, ReplicatorConfig::default());
                     cores.insert(dk, feed.clone());
                     drop(state);
@@ -270,9 +294,9 @@ impl Corestore {
     }
 
     fn cached(&self, dk: &[u8; 32]) -> Result<Option<SharedFeed>> {
-        let state = lock(&self.shared.state);
-        let cores = state.cores.as_ref().ok_or(Error::Closed)?;
-        let feed = cores.get(dk).cloned();
+        let mut state = lock(&self.shared.state);
+        let cores = state.cores.as_mut().ok_or(Error::Closed)?;
+        let feed = cores.get(dk);
         drop(state);
         if feed.is_some() {
             lock(&self.opened).insert(*dk);
@@ -285,7 +309,48 @@ impl Corestore {
         lock(&self.shared.state)
             .cores
             .as_ref()
-            .is_some_and(|cores| cores.contains_key(discovery_key))
+            .is_some_and(|cores| cores.contains(discovery_key))
+    }
+
+    /// Sets how many files the loaded cores may hold open (default
+    /// [`DEFAULT_OPEN_FILE_BUDGET`]; `None`: no limit, cores stay loaded until the store
+    /// closes). Counted as six files per loaded core. When loading one more core would exceed
+    /// it, the cores nobody holds a handle to (no [`SharedFeed`] outside the store, no
+    /// replication session) are flushed and closed, least recently asked for first, and
+    /// reopened from the folder when asked for again. Cores in use are never closed, so the
+    /// budget can be exceeded by them. A store in memory never closes cores (they hold the
+    /// data) and ignores this.
+    pub fn set_open_file_budget(&self, files: Option<usize>) {
+        let mut state = lock(&self.shared.state);
+        if state.backend.root().is_some() {
+            state.budget = files;
+        }
+    }
+
+    /// Counters of the store's table of loaded cores.
+    pub fn stats(&self) -> StoreStats {
+        let state = lock(&self.shared.state);
+        state
+            .cores
+            .as_ref()
+            .map_or(state.closed_stats, |cores| cores.stats)
+    }
+
+    /// The value of type `T` kept with the loaded core `feed`, made by `init` the first time
+    /// it is asked for: per-core state of a layer above (a drive's trie cache and its
+    /// watchers), shared by every handle and view, and dropped when the core is closed
+    /// (evicted or the store closed). `None` when `feed` is not a core this store has loaded
+    /// (it was closed meanwhile, or comes from another store). `init` runs under the store's
+    /// lock: keep it cheap, and do not keep a [`SharedFeed`] of the core in `T` (the core
+    /// would never look idle).
+    pub fn attachment<T: Any + Send + Sync>(
+        &self,
+        feed: &SharedFeed,
+        init: impl FnOnce() -> T,
+    ) -> Option<Arc<T>> {
+        let dk = feed.key().discovery_key();
+        let mut state = lock(&self.shared.state);
+        state.cores.as_mut()?.attachment(&dk, feed, init)
     }
 
     /// The loaded cores asked for through this view, ordered by discovery key (JS `list()`).
@@ -297,7 +362,7 @@ impl Corestore {
         };
         opened
             .into_iter()
-            .filter_map(|dk| cores.get(&dk).map(|feed| (dk, feed.clone())))
+            .filter_map(|dk| cores.peek(&dk).map(|feed| (dk, feed.clone())))
             .collect()
     }
 
@@ -331,7 +396,7 @@ impl Corestore {
             state
                 .cores
                 .as_ref()
-                .map(|cores| cores.values().cloned().collect())
+                .map(|cores| cores.feeds().cloned().collect())
                 .unwrap_or_default()
         };
         let find = |dk: &[u8; 32]| match self.get_by_discovery_key(dk) {
@@ -356,9 +421,16 @@ impl Corestore {
         if self.namespaced {
             return Ok(());
         }
-        let cores = lock(&self.shared.state).cores.take();
+        let cores = {
+            let mut state = lock(&self.shared.state);
+            let taken = state.cores.take();
+            if let Some(table) = &taken {
+                state.closed_stats = table.stats;
+            }
+            taken
+        };
         let mut first_error = None;
-        for (dk, feed) in cores.into_iter().flatten() {
+        for (dk, feed) in cores.into_iter().flat_map(|mut t| t.drain()) {
             if let Err(source) = feed.lock().flush() {
                 tracing::warn!(discovery_key = %hex::encode(dk), %source, "flush on close failed");
                 first_error.get_or_insert(Error::Feed {
@@ -368,6 +440,17 @@ impl Corestore {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Flushes and drops cores taken out of the table; a failed flush is logged (the blocks were
+/// written through already, only their sync failed).
+fn close_evicted(evicted: Vec<([u8; 32], SharedFeed)>) {
+    for (dk, feed) in evicted {
+        if let Err(source) = feed.lock().flush() {
+            tracing::warn!(discovery_key = %hex::encode(dk), %source, "flush of an idle core failed");
+        }
+        tracing::debug!(discovery_key = %hex::encode(dk), "closed an idle core");
     }
 }
 
