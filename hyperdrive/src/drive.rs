@@ -11,7 +11,7 @@ use hypertrie::{GetOptions, IterOptions, Node};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::fd::FdTable;
-use crate::feeds::{self, Wait, read_trie};
+use crate::feeds::{self, MetaFeed, Wait, read_trie};
 use crate::watch::WatchHub;
 
 /// Largest content block: writes are cut into pieces of this size (hyperdrive's
@@ -91,7 +91,7 @@ impl DriveOptions {
 #[derive(Clone)]
 pub struct Drive {
     pub(crate) store: Arc<Corestore>,
-    pub(crate) metadata: SharedFeed,
+    pub(crate) metadata: MetaFeed,
     pub(crate) key: PublicKey,
     /// The content feed, once the header naming it is stored (shared by clones, so a handle
     /// made before the header arrived sees it too).
@@ -147,7 +147,8 @@ impl Drive {
             let content_key = *content.lock().key();
             feeds::init_header(&metadata, &content_key)?;
         }
-        let hub = WatchHub::for_feed(&metadata);
+        let metadata = MetaFeed::new(&store, metadata);
+        let hub = Arc::clone(metadata.hub());
         let drive = Drive {
             store,
             metadata,

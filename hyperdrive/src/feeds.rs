@@ -4,18 +4,22 @@
 //! A feed is a [`SharedFeed`] (the feed and its replicator behind one mutex), shared with the
 //! corestore and its replication sessions. The trie runs over the locked feed for one
 //! operation at a time ([`Hypertrie::over`]); its node cache and header live in a
-//! [`TrieState`] kept per metadata feed for as long as the feed is loaded, so every handle on
-//! a drive, and every lookup through a mount, shares one warm cache.
+//! [`TrieState`] kept with the metadata core in the corestore ([`corestore::Corestore::attachment`])
+//! for as long as the core is loaded, so every handle on a drive, and every lookup through a
+//! mount, shares one warm cache. A handle finds that state once, when it opens; a trie
+//! operation then touches only its own drive's state, whatever else the process has open.
 
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use corestore::{BoxStorage, SharedFeed};
-use hypercore::replicate::{ReplicateError, WeakSharedFeed};
+use corestore::{BoxStorage, Corestore, SharedFeed};
+use hypercore::replicate::ReplicateError;
 use hypercore::{Feed, PublicKey};
 use hypertrie::{Header, Hypertrie, TrieState};
 
 use crate::error::{Error, Result};
+use crate::watch::WatchHub;
 
 /// Header subtype of a drive's metadata trie.
 pub(crate) const SUBTYPE: &str = "hyperdrive";
@@ -51,32 +55,53 @@ pub(crate) fn trie_error(key: &PublicKey, e: hypertrie::Error) -> Error {
     }
 }
 
-/// Trie states by metadata feed (by identity: two stores in one process may load the same
-/// key). Entries go when their feed is dropped.
-type StateEntry = (WeakSharedFeed<BoxStorage>, Arc<Mutex<TrieState>>);
-static STATES: Mutex<Vec<StateEntry>> = Mutex::new(Vec::new());
+/// What a process keeps per loaded metadata core, shared by every handle on the drive: kept
+/// with the core in its corestore, so it goes when the store closes the core.
+#[derive(Default)]
+pub(crate) struct DriveState {
+    /// The trie's node cache and header.
+    trie: Mutex<TrieState>,
+    /// The drive's watchers.
+    pub(crate) hub: Arc<WatchHub>,
+}
 
-fn trie_state(feed: &SharedFeed) -> Arc<Mutex<TrieState>> {
-    let mut states = lock(&STATES);
-    states.retain(|(f, _)| !f.is_dropped());
-    for (f, state) in states.iter() {
-        if f.upgrade().is_some_and(|f| SharedFeed::ptr_eq(&f, feed)) {
-            return Arc::clone(state);
-        }
+/// A drive's metadata feed together with its [`DriveState`]; derefs to the feed.
+#[derive(Clone)]
+pub(crate) struct MetaFeed {
+    feed: SharedFeed,
+    state: Arc<DriveState>,
+}
+
+impl MetaFeed {
+    /// The feed with the state the store keeps for it (a private one when the store no longer
+    /// holds the core: a handle made after the store closed).
+    pub(crate) fn new(store: &Corestore, feed: SharedFeed) -> Self {
+        let state = store
+            .attachment(&feed, DriveState::default)
+            .unwrap_or_default();
+        MetaFeed { feed, state }
     }
-    let state = Arc::new(Mutex::new(TrieState::default()));
-    states.push((feed.downgrade(), Arc::clone(&state)));
-    state
+
+    pub(crate) fn hub(&self) -> &Arc<WatchHub> {
+        &self.state.hub
+    }
+}
+
+impl Deref for MetaFeed {
+    type Target = SharedFeed;
+
+    fn deref(&self) -> &SharedFeed {
+        &self.feed
+    }
 }
 
 /// One attempt of `f` over the trie in `feed`: a missing header is `NotStored(0)`.
 fn attempt<R>(
-    feed: &SharedFeed,
+    feed: &MetaFeed,
     f: impl FnOnce(&mut Trie<'_>) -> Result<R, hypertrie::Error>,
 ) -> Result<R, hypertrie::Error> {
-    let state = trie_state(feed);
     // Lock order everywhere: trie state, then the feed.
-    let mut state = lock(&state);
+    let mut state = lock(&feed.state.trie);
     let mut guard = feed.lock();
     if !guard.has(0) {
         return Err(hypertrie::Error::NotStored(0));
@@ -90,7 +115,7 @@ fn attempt<R>(
 /// Runs `f` over the trie in `feed` once; a block that is not stored is [`Error::NotStored`].
 /// For writes (which never wait) and for watchers.
 pub(crate) fn with_trie<R>(
-    feed: &SharedFeed,
+    feed: &MetaFeed,
     f: impl FnOnce(&mut Trie<'_>) -> Result<R, hypertrie::Error>,
 ) -> Result<R> {
     attempt(feed, f).map_err(|e| trie_error(feed.key(), e))
@@ -100,7 +125,7 @@ pub(crate) fn with_trie<R>(
 /// says so, waits for the block from peers and runs `f` again (the nodes it read before are
 /// in the cache by then, so a walk costs one wait per missing block).
 pub(crate) fn read_trie<R>(
-    feed: &SharedFeed,
+    feed: &MetaFeed,
     wait: Wait,
     mut f: impl FnMut(&mut Trie<'_>) -> Result<R, hypertrie::Error>,
 ) -> Result<R> {

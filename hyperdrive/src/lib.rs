@@ -29,7 +29,8 @@
 //! - File descriptors with JS's flags: [`Drive::open_fd`] ([`flags`], [`parse_flags`]),
 //!   [`Drive::read_fd`], [`Drive::write_fd`], [`Drive::ftruncate`], [`Drive::fsync`],
 //!   [`Drive::fstat`], [`Drive::close_fd`].
-//! - [`Drive::watch`] ([`Watcher`]: a one-slot channel of [`WatchEvent`]s),
+//! - [`Drive::watch`] ([`Watcher`]: a one-slot channel of [`WatchEvent`]s, across mounts,
+//!   including mounts made after the watch started; [`Watcher::merge`]),
 //!   [`Drive::download`] ([`Download`]: the block ranges a path needs and how many are
 //!   stored), [`Drive::file_stats`] and [`Drive::stats`].
 //! - [`AsyncDrive`]: the tokio surface, with [`AsyncFileReader`] (AsyncRead + AsyncSeek) and
@@ -146,8 +147,8 @@
 //!   length they have); [`AsyncDrive::download_all`] re-checks the peers' announced lengths
 //!   every 200 ms while it waits.
 //! - Performance: a directory rename holds every moved node in memory for the batch.
-//! - Watchers see mounts present when the watch starts (as JS); a watch does not follow
-//!   symlinks. Two writable descriptors on one file: the last commit wins (as JS).
+//! - A watch does not follow symlinks; a watcher's event names the drive that changed, not
+//!   the path under which the watcher sees it (a mount's path comes from [`Drive::mounts`]). Two writable descriptors on one file: the last commit wins (as JS).
 //! - A descriptor's buffered edits that cannot be spilled without breaking the run
 //!   (compatible mode, writes out of order) stay in memory until the commit.
 //!
@@ -163,6 +164,8 @@
 //!   `O_TRUNC` follows symlinks (JS truncates the link's own Stat), and `ftruncate` takes any
 //!   size (JS only 0). JS's fd write path cuts blocks where its 100 ms / 64 KiB batcher did;
 //!   here blocks are cut at 512 KiB.
+//! - A watcher also follows drives mounted under its path after it started (JS watches the
+//!   mounts present at the start only), and stops hearing from a drive once it is unmounted.
 //! - `readdir` of a recursive listing follows mountable-hypertrie, but a mount nested inside a
 //!   mount listed through the outer mount's prefix is only descended once.
 #![deny(missing_docs)]
