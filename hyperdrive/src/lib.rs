@@ -42,6 +42,9 @@
 //!   ENOTEMPTY, EACCES, EINVAL, ETIMEDOUT, …); a block that is not stored locally and that a
 //!   read does not wait for is [`Error::NotStored`] (EAGAIN).
 //! - [`Clock`] makes Stat times an input.
+//! - [`ReadDrive`] ([`ReadFile`]): the read side (stat, lstat, readdir, readlink, open and read
+//!   ranges, watch, version) as an object-safe trait that [`Drive`] and its checkouts
+//!   implement, so a filesystem layer or a union of drives reads any of them alike.
 //!
 //! # Example
 //! ```
@@ -185,6 +188,7 @@ mod layout;
 mod mount_record;
 mod path;
 mod proto;
+mod read_drive;
 mod readdir;
 mod reader;
 mod rename;
@@ -205,6 +209,7 @@ pub use crate::{
     fs::{FileStats, MountEntry, MountOptions, WriteOptions},
     layout::EXTENTS_KEY,
     mount_record::MountRecord,
+    read_drive::{ReadDrive, ReadFile},
     readdir::{DirEntry, ReaddirOptions},
     reader::FileReader,
     replicate::CloneReport,
