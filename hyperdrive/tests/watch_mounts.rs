@@ -29,7 +29,9 @@ fn a_mount_made_after_the_watch_started_is_watched() -> Result<()> {
     let mut watcher = root.watch("/")?;
 
     root.mount("/mnt/x", x.key(), &MountOptions::default())?;
-    let event = watcher.try_changed().expect("the mount is a change of the root");
+    let event = watcher
+        .try_changed()
+        .expect("the mount is a change of the root");
     assert_eq!(event.key, *root.key());
 
     // A write through the mount, and one through the mounted drive's own handle.
@@ -55,7 +57,11 @@ fn a_watch_under_a_path_follows_mounts_made_below_it_only() -> Result<()> {
     root.mount("/other/out", outside.key(), &MountOptions::default())?;
     drain(&mut watcher);
     outside.write_file("/f", b"x", &w)?;
-    assert_eq!(watcher.try_changed(), None, "a mount outside the watched path");
+    assert_eq!(
+        watcher.try_changed(),
+        None,
+        "a mount outside the watched path"
+    );
     inside.write_file("/f", b"x", &w)?;
     assert_eq!(watcher.try_changed().map(|e| e.key), Some(*inside.key()));
     Ok(())
@@ -81,7 +87,11 @@ fn nested_mounts_made_later_are_watched_and_unmounted_ones_dropped() -> Result<(
     // A pinned mount never changes, so it is not registered.
     let z = drive(&store, "z")?;
     z.write_file("/z", b"z", &w)?;
-    root.mount("/pinned", z.key(), &MountOptions::default().version(z.version()))?;
+    root.mount(
+        "/pinned",
+        z.key(),
+        &MountOptions::default().version(z.version()),
+    )?;
     drain(&mut watcher);
     assert_eq!(watcher.watched().len(), 3);
 
@@ -90,7 +100,11 @@ fn nested_mounts_made_later_are_watched_and_unmounted_ones_dropped() -> Result<(
     assert_eq!(watcher.watched(), vec![(*root.key(), "/".to_owned())]);
     x.write_file("/after", b"gone", &w)?;
     y.write_file("/after", b"gone", &w)?;
-    assert_eq!(watcher.try_changed(), None, "unmounted drives are no longer watched");
+    assert_eq!(
+        watcher.try_changed(),
+        None,
+        "unmounted drives are no longer watched"
+    );
     Ok(())
 }
 
