@@ -11,7 +11,7 @@ use hypertrie::{GetOptions, IterOptions, Node};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::fd::FdTable;
-use crate::feeds::{self, MetaFeed, Wait, read_trie};
+use crate::feeds::{self, MetaFeed, Wait};
 use crate::watch::WatchHub;
 
 /// Largest content block: writes are cut into pieces of this size (hyperdrive's
@@ -288,21 +288,13 @@ impl Drive {
         })
     }
 
-    /// A trie get at this handle's version.
+    /// A trie get at this handle's version (node by node: the feed is not held across it).
     pub(crate) fn trie_get(&self, key: &str, options: GetOptions) -> Result<Option<Node>> {
-        let version = self.checkout;
-        read_trie(&self.metadata, self.wait, |t| {
-            let v = version.unwrap_or_else(|| t.version());
-            t.checkout(v).get_with(key, options)
-        })
+        feeds::get_node(&self.metadata, self.wait, self.checkout, key, options)
     }
 
-    /// A trie list at this handle's version.
+    /// A trie list at this handle's version (node by node: the feed is not held across it).
     pub(crate) fn trie_list(&self, prefix: &str, options: IterOptions) -> Result<Vec<Node>> {
-        let version = self.checkout;
-        read_trie(&self.metadata, self.wait, |t| {
-            let v = version.unwrap_or_else(|| t.version());
-            t.checkout(v).list_with(prefix, options)
-        })
+        feeds::list_nodes(&self.metadata, self.wait, self.checkout, prefix, options)
     }
 }

@@ -16,7 +16,10 @@ use std::time::Duration;
 use corestore::{BoxStorage, Corestore, SharedFeed};
 use hypercore::replicate::ReplicateError;
 use hypercore::{Feed, PublicKey};
-use hypertrie::{Header, Hypertrie, TrieState};
+use hypertrie::{
+    Get, GetOptions, Header, Hypertrie, IterOptions, Iterate, Node, NodeSource, Operation,
+    TrieState,
+};
 
 use crate::error::{Error, Result};
 use crate::watch::WatchHub;
@@ -137,6 +140,89 @@ pub(crate) fn read_trie<R>(
             other => return other.map_err(|e| trie_error(feed.key(), e)),
         }
     }
+}
+
+/// Nodes for one read walk, each under its own short lock of the trie state and the feed: a
+/// long walk (the listing of a big directory) lets replication, which needs the feed for
+/// every batch of blocks it stores or serves, and other readers in between its nodes. Blocks
+/// below the walk's version never change, so the walk sees one version throughout.
+struct NodeByNode<'a> {
+    feed: &'a MetaFeed,
+}
+
+impl NodeSource for NodeByNode<'_> {
+    fn node(&mut self, seq: u64) -> Result<Option<Node>, hypertrie::Error> {
+        let mut state = lock(&self.feed.state.trie);
+        let mut guard = self.feed.lock();
+        let mut trie = Hypertrie::over(&mut guard, std::mem::take(&mut *state))?;
+        let node = trie.get_by_seq(seq);
+        *state = trie.into_state();
+        node
+    }
+}
+
+/// Runs the read operation `make(version)` node by node ([`NodeByNode`]) at `version` (the
+/// feed's length when `None`), collecting every result until the operation ends; waits for
+/// missing blocks as [`read_trie`] does.
+fn read_walk<O: Operation<Output = Option<T>>, T>(
+    feed: &MetaFeed,
+    wait: Wait,
+    version: Option<u64>,
+    first_only: bool,
+    make: impl Fn(u64) -> O,
+) -> Result<Vec<T>> {
+    let attempt = || -> Result<Vec<T>, hypertrie::Error> {
+        let len = {
+            let guard = feed.lock();
+            if !guard.has(0) {
+                return Err(hypertrie::Error::NotStored(0));
+            }
+            guard.len()
+        };
+        let mut op = make(version.unwrap_or(len));
+        let mut source = NodeByNode { feed };
+        let mut out = Vec::new();
+        while let Some(item) = hypertrie::run(&mut op, &mut source)? {
+            out.push(item);
+            if first_only {
+                break;
+            }
+        }
+        Ok(out)
+    };
+    loop {
+        match attempt() {
+            Err(hypertrie::Error::NotStored(index)) if wait.applies(feed) => {
+                wait.block(feed, index)?;
+            }
+            other => return other.map_err(|e| trie_error(feed.key(), e)),
+        }
+    }
+}
+
+/// A get at `version` (the newest when `None`), node by node.
+pub(crate) fn get_node(
+    feed: &MetaFeed,
+    wait: Wait,
+    version: Option<u64>,
+    key: &str,
+    options: GetOptions,
+) -> Result<Option<Node>> {
+    let found = read_walk(feed, wait, version, true, |v| Get::new(key, options, v))?;
+    Ok(found.into_iter().next())
+}
+
+/// A list at `version` (the newest when `None`), node by node.
+pub(crate) fn list_nodes(
+    feed: &MetaFeed,
+    wait: Wait,
+    version: Option<u64>,
+    prefix: &str,
+    options: IterOptions,
+) -> Result<Vec<Node>> {
+    read_walk(feed, wait, version, false, |v| {
+        Iterate::new(prefix, options, v)
+    })
 }
 
 /// Whether and how long reads wait for blocks that peers have not sent yet.
