@@ -206,6 +206,17 @@ impl TrieState {
     pub fn header(&self) -> Option<&Header> {
         self.header.as_ref()
     }
+
+    /// Node `seq` as [`Hypertrie::get_by_seq`] gives it (`None` for seq 0 and for a key-`''`
+    /// reset node), if it needs no feed: seq 0, or a node in the cache. Lets a reader that
+    /// shares the feed with others look in the cache without locking the feed.
+    pub fn cached(&mut self, seq: u64) -> Option<Option<Node>> {
+        if seq == 0 {
+            return Some(None);
+        }
+        let node = self.cache.get(seq)?;
+        Some((!node.is_reset()).then_some(node))
+    }
 }
 
 impl<S: Storage, F: BorrowMut<Feed<S>>> fmt::Debug for Hypertrie<S, F> {
