@@ -142,10 +142,11 @@ pub(crate) fn read_trie<R>(
     }
 }
 
-/// Nodes for one read walk, each under its own short lock of the trie state and the feed: a
-/// long walk (the listing of a big directory) lets replication, which needs the feed for
-/// every batch of blocks it stores or serves, and other readers in between its nodes. Blocks
-/// below the walk's version never change, so the walk sees one version throughout.
+/// Nodes for one read walk, each under its own short lock of the trie state, and of the feed
+/// only when the node is not cached: a long walk (the listing of a big directory) lets
+/// replication, which needs the feed for every batch of blocks it stores or serves, in between
+/// its nodes, and a warm one leaves the feed alone. Blocks below the walk's version never
+/// change, so the walk sees one version throughout.
 struct NodeByNode<'a> {
     feed: &'a MetaFeed,
 }
@@ -153,6 +154,10 @@ struct NodeByNode<'a> {
 impl NodeSource for NodeByNode<'_> {
     fn node(&mut self, seq: u64) -> Result<Option<Node>, hypertrie::Error> {
         let mut state = lock(&self.feed.state.trie);
+        // A warm walk never locks the feed.
+        if let Some(node) = state.cached(seq) {
+            return Ok(node);
+        }
         let mut guard = self.feed.lock();
         let mut trie = Hypertrie::over(&mut guard, std::mem::take(&mut *state))?;
         let node = trie.get_by_seq(seq);
