@@ -97,6 +97,13 @@ impl Table {
         self.stats.loaded = self.cores.len();
     }
 
+    /// Puts back a core [`Table::evict_for_one`] took out (its flush failed), as just used.
+    pub(crate) fn restore(&mut self, dk: [u8; 32], feed: SharedFeed) {
+        self.insert(dk, feed);
+        self.stats.opens -= 1;
+        self.stats.evictions -= 1;
+    }
+
     /// The value of type `T` kept with the loaded core `dk` (made by `init` the first time),
     /// if `feed` is that core.
     pub(crate) fn attachment<T: Any + Send + Sync>(

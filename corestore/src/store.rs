@@ -279,7 +279,14 @@ impl Corestore {
                     if let Some(budget) = *budget {
                         // Closed before the new core opens its files, and under the table's
                         // lock, so a core is never open twice.
-                        close_evicted(cores.evict_for_one((budget / FILES_PER_CORE).max(1)));
+                        for (dk, feed) in cores.evict_for_one((budget / FILES_PER_CORE).max(1)) {
+                            let flushed = feed.lock().flush();
+                            if let Err(source) = flushed {
+                                // Kept loaded: what failed to reach the files is still in it.
+                                tracing::warn!(discovery_key = %hex::encode(dk), %source, "flush of an idle core failed; it stays loaded");
+                                cores.restore(dk, feed);
+                            }
+                        }
                     }
                     let feed = SharedFeed::new(open(backend)?, ReplicatorConfig::default());
                     cores.insert(dk, feed.clone());
@@ -440,17 +447,6 @@ impl Corestore {
             }
         }
         first_error.map_or(Ok(()), Err)
-    }
-}
-
-/// Flushes and drops cores taken out of the table; a failed flush is logged (the blocks were
-/// written through already, only their sync failed).
-fn close_evicted(evicted: Vec<([u8; 32], SharedFeed)>) {
-    for (dk, feed) in evicted {
-        if let Err(source) = feed.lock().flush() {
-            tracing::warn!(discovery_key = %hex::encode(dk), %source, "flush of an idle core failed");
-        }
-        tracing::debug!(discovery_key = %hex::encode(dk), "closed an idle core");
     }
 }
 
