@@ -133,7 +133,9 @@
 //! [`Drive`] blocks its thread ([`hypercore::replicate::SharedFeed::get_blocking`]);
 //! [`AsyncDrive`] runs those calls on the blocking pool, and [`AsyncFileReader`] waits for a
 //! block there between polls. The trie runs over the shared feed with one node cache per
-//! metadata feed, kept across operations and handles (see `feeds.rs`).
+//! metadata feed, kept across operations and handles (see `feeds.rs`); gets and listings lock
+//! the feed only for each node they read from it (never for a cached one), so a long listing
+//! does not hold up replication or writers.
 //!
 //! Tests: `cargo test -p hyperdrive --test replicate` (ddrive to ddrive over an in-memory
 //! pipe and TCP on 127.0.0.1, both roles, timeouts), and `cargo test -p ddrive-tests
