@@ -152,8 +152,8 @@
 //!   length they have); [`AsyncDrive::download_all`] re-checks the peers' announced lengths
 //!   every 200 ms while it waits.
 //! - Performance: a directory rename holds every moved node in memory for the batch.
-//! - A watch does not follow symlinks; a watcher's event names the drive that changed, not
-//!   the path under which the watcher sees it (a mount's path comes from [`Drive::mounts`]). Two writable descriptors on one file: the last commit wins (as JS).
+//! - A watch does not follow symlinks. A watcher's event names the drive that changed;
+//!   [`Watcher::watched`] says where each drive shows in the watched tree. Two writable descriptors on one file: the last commit wins (as JS).
 //! - A descriptor's buffered edits that cannot be spilled without breaking the run
 //!   (compatible mode, writes out of order) stay in memory until the commit.
 //!

@@ -25,7 +25,7 @@ use crate::drive::Drive;
 use crate::error::Result;
 use crate::feeds::{lock, with_trie};
 use crate::mount_record::{MOUNT_PREFIX, MountRecord};
-use crate::path::{fix_name, join, trie_key};
+use crate::path::{fix_name, join, relative, trie_key};
 use crate::resolve::path_to_mount;
 
 /// Mount nesting followed by a watch.
@@ -74,6 +74,8 @@ struct Entry {
     /// The mounted drive and the prefix watched in it.
     key: PublicKey,
     prefix: String,
+    /// Where that prefix appears in the watched tree (`/mnt/x` for a drive mounted there).
+    outer: String,
 }
 
 /// What one [`Watcher`] and its registrations share.
@@ -165,6 +167,7 @@ impl WatchSet {
         self: &Arc<Self>,
         drive: &Drive,
         prefix: &str,
+        outer: &str,
         parent: Option<u64>,
         depth: usize,
     ) -> Result<()> {
@@ -187,6 +190,7 @@ impl WatchSet {
             parent,
             key: *drive.key(),
             prefix: prefix.to_owned(),
+            outer: outer.to_owned(),
         });
         self.sync_mounts(drive, id, prefix, depth)
     }
@@ -204,7 +208,8 @@ impl WatchSet {
             &trie_key(&join(&[MOUNT_PREFIX, prefix])),
             IterOptions::default().hidden(true),
         )?;
-        let mut wanted: Vec<(PublicKey, String)> = Vec::new();
+        // (drive, prefix in it, mount path relative to `prefix`)
+        let mut wanted: Vec<(PublicKey, String, String)> = Vec::new();
         for node in records {
             let Ok(record) = MountRecord::decode(node.value().unwrap_or(&[])) else {
                 continue;
@@ -213,26 +218,32 @@ impl WatchSet {
                 continue; // a pinned mount never changes
             }
             let inner = path_to_mount(&record.local_path, &record);
-            wanted.push((PublicKey(record.key), inner));
+            let below = relative(&format!("/{prefix}"), &format!("/{}", record.local_path));
+            wanted.push((PublicKey(record.key), inner, below));
         }
-        let (gone, new): (Vec<u64>, Vec<(PublicKey, String)>) = {
+        let (gone, new, outer): (Vec<u64>, Vec<(PublicKey, String, String)>, String) = {
             let entries = lock(&self.entries);
+            let outer = entries
+                .iter()
+                .find(|e| e.id == id)
+                .map_or_else(|| "/".to_owned(), |e| e.outer.clone());
             let children: Vec<&Entry> = entries.iter().filter(|e| e.parent == Some(id)).collect();
-            let has = |e: &Entry| wanted.iter().any(|(k, p)| e.key == *k && e.prefix == *p);
+            let has = |e: &Entry| wanted.iter().any(|(k, p, _)| e.key == *k && e.prefix == *p);
             let gone = children.iter().filter(|e| !has(e)).map(|e| e.id).collect();
             let new = wanted
                 .iter()
-                .filter(|(k, p)| !children.iter().any(|e| e.key == *k && e.prefix == *p))
+                .filter(|(k, p, _)| !children.iter().any(|e| e.key == *k && e.prefix == *p))
                 .cloned()
                 .collect();
-            (gone, new)
+            (gone, new, outer)
         };
         for child in gone {
             self.unregister_tree(child);
         }
-        for (key, inner) in new {
+        for (key, inner, below) in new {
             let sub = drive.sibling(&key, None)?;
-            self.register(&sub, &inner, Some(id), depth + 1)?;
+            let at = fix_name(&join(&[&outer, &below]));
+            self.register(&sub, &inner, &at, Some(id), depth + 1)?;
         }
         Ok(())
     }
@@ -291,14 +302,16 @@ impl Watcher {
     }
 
     /// The drives this watcher listens to now (the watched drive and the drives mounted
-    /// under the path, unpinned, recursively), with the path watched in each.
+    /// under the path, unpinned, recursively), each with the path in the watched drive where
+    /// its changes show (`/mnt/x` for a drive mounted there): what a filesystem layer
+    /// invalidates when an event names that drive.
     pub fn watched(&self) -> Vec<(PublicKey, String)> {
         self.sets
             .iter()
             .flat_map(|set| {
                 lock(&set.entries)
                     .iter()
-                    .map(|e| (e.key, format!("/{}", e.prefix)))
+                    .map(|e| (e.key, e.outer.clone()))
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -353,9 +366,10 @@ impl Drive {
             sets: vec![Arc::clone(&set)],
         };
         if self.checkout.is_none() {
-            let (owner, key) = self.owner(&fix_name(path))?;
+            let outer = fix_name(path);
+            let (owner, key) = self.owner(&outer)?;
             let _syncing = lock(&set.syncing);
-            set.register(&owner, &key, None, 0)?;
+            set.register(&owner, &key, &outer, None, 0)?;
         }
         Ok(watcher)
     }

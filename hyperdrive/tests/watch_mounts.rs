@@ -56,6 +56,13 @@ fn a_watch_under_a_path_follows_mounts_made_below_it_only() -> Result<()> {
     root.mount("/mnt/in", inside.key(), &MountOptions::default())?;
     root.mount("/other/out", outside.key(), &MountOptions::default())?;
     drain(&mut watcher);
+    assert_eq!(
+        watcher.watched(),
+        vec![
+            (*root.key(), "/mnt".to_owned()),
+            (*inside.key(), "/mnt/in".to_owned())
+        ]
+    );
     outside.write_file("/f", b"x", &w)?;
     assert_eq!(
         watcher.try_changed(),
@@ -80,7 +87,15 @@ fn nested_mounts_made_later_are_watched_and_unmounted_ones_dropped() -> Result<(
     // A mount inside the mounted drive, made after both the watch and the outer mount.
     x.mount("/deep/y", y.key(), &MountOptions::default())?;
     drain(&mut watcher);
-    assert_eq!(watcher.watched().len(), 3);
+    // Each drive with the path where its changes show in the watched drive.
+    assert_eq!(
+        watcher.watched(),
+        vec![
+            (*root.key(), "/".to_owned()),
+            (*x.key(), "/mnt/x".to_owned()),
+            (*y.key(), "/mnt/x/deep/y".to_owned()),
+        ]
+    );
     root.write_file("/mnt/x/deep/y/file", b"deep", &w)?;
     assert_eq!(watcher.try_changed().map(|e| e.key), Some(*y.key()));
 
