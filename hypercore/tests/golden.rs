@@ -1,6 +1,6 @@
-//! Golden vectors: feeds rebuilt from the seeds and blocks of `shared/spec/vectors/hypercore.json`
-//! must produce the very files Node's hypercore@9.12.0 wrote, and the Node files must open, read
-//! and verify here.
+//! Golden vectors: feeds rebuilt from the seeds and blocks of `tests/vectors/hypercore.json`
+//! (written by `tests/js/vectors/hypercore.js`) must produce the very files Node's
+//! hypercore@9.12.0 wrote, and the Node files must open, read and verify here.
 
 mod common;
 

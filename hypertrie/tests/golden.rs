@@ -1,5 +1,6 @@
-//! Replays the tries in `shared/spec/vectors/hypertrie.json` (written by Node hypertrie 5.1.3)
-//! and checks every block, every feed file and every query result.
+//! Replays the tries in `tests/vectors/hypertrie.json` (written by Node hypertrie 5.1.3 through
+//! `tests/js/vectors/hypertrie.js`) and checks every block, every feed file and every query
+//! result.
 
 use std::path::PathBuf;
 
@@ -13,8 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 fn vectors() -> Result<Value> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/vectors/hypertrie.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/hypertrie.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }
@@ -68,7 +68,7 @@ fn replay_main(m: &Value) -> Result<Hypertrie<MemoryStorage>> {
                     .hidden(hidden)
                     .flags(op["opts"]["flags"].as_u64().unwrap_or(0));
                 if op["conditional"].as_bool() == Some(true) {
-                    // gen.js: the put of 'a' is refused; 'cond' goes in if nothing is there.
+                    // tests/js/vectors/hypertrie.js: the put of 'a' is refused; 'cond' goes in if nothing is there.
                     let refuse = key == "a";
                     options = options.condition(move |old, _new| Ok(!refuse && old.is_none()));
                 }
