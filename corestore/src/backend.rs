@@ -1,7 +1,7 @@
 //! Where cores live: a folder laid out as corestore 5 lays it out, or memory.
 //!
 //! A core with discovery key `dk` (hex) lives in `<root>/<dk[0..2]>/<dk[2..4]>/<dk>/`, its six
-//! hypercore files next to the `name` file (formats.md §6.4). The `name` file is not one of
+//! hypercore files next to the `name` file (docs/formats.md §6.4). The `name` file is not one of
 //! hypercore's files, so it is read and written here rather than through [`Storage`].
 
 use std::collections::HashMap;

@@ -19,7 +19,7 @@
 //!   any tokio transport; cores loaded later join it, and a core the remote opens by discovery
 //!   key is replicated only if the store holds it (JS `corestore.replicate`).
 //!
-//! # Layout (formats.md §6)
+//! # Layout (docs/formats.md §6)
 //! ```text
 //! <root>/master_key                      32 raw bytes
 //! <root>/<dk[0..2]>/<dk[2..4]>/<dk>/     one core; dk = hex of its discovery key

@@ -1,5 +1,5 @@
 //! [`Stat`]: the value of every file, directory, symlink and mount node (hyperdrive-schemas
-//! 2.0.0, formats.md §5.3).
+//! 2.0.0, docs/formats.md §5.3).
 
 use crate::proto::{Fields, Value, put_bytes, put_uint, put_varint};
 
