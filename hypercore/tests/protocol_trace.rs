@@ -17,8 +17,8 @@ use protocol_common::drain;
 use serde_json::Value;
 
 fn trace() -> Result<Value> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/traces/hypercore-replication.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/traces/hypercore-replication.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }
