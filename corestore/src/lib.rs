@@ -88,6 +88,7 @@ mod derive;
 mod error;
 mod master_key;
 mod name_file;
+mod private_dir;
 mod store;
 
 pub use crate::{
