@@ -356,16 +356,21 @@ impl Corestore {
             .flatten()
             .map(|(dk, feed)| (*dk, feed.clone()))
             .collect();
+        // One core that cannot flush (a full disk, a page past what the file system holds)
+        // does not keep the others from flushing.
+        let mut first_error = None;
         for (dk, feed) in cores {
             let mut feed = feed.lock();
-            if feed.needs_flush() {
-                feed.flush().map_err(|source| Error::Feed {
+            if feed.needs_flush()
+                && let Err(source) = feed.flush()
+            {
+                first_error.get_or_insert(Error::Feed {
                     discovery_key: hex::encode(dk),
                     source,
-                })?;
+                });
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Closes the view. The root view closes the store: it flushes every loaded core and
