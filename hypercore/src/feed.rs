@@ -190,8 +190,9 @@ impl<S: Storage> Feed<S> {
 
         // Data, tree and signature now; the bitfield that makes them count only at the next
         // flush, after a sync of these, so a crash leaves the last flushed length intact
-        // whatever the disk kept of this (see `open` for the recovery). The data does not depend on the hashes, so a large batch is written while another thread
-        // hashes it: the page-cache copy and BLAKE2b each take about half the time.
+        // whatever the disk kept of this (see `open` for the recovery). The data does not
+        // depend on the hashes, so a large batch is written while another thread hashes it:
+        // the page-cache copy and BLAKE2b each take about half the time.
         let offset = self.byte_length;
         let hashes = if added >= PARALLEL_WRITE_BYTES {
             let storage = &mut self.storage;
