@@ -117,7 +117,7 @@ impl Backend {
             path: path.clone(),
             source,
         };
-        fs::create_dir_all(&dir).map_err(io_err)?;
+        crate::private_dir::create(&dir).map_err(io_err)?;
         // Like random-access-file: write in place over whatever is there. A stale longer file
         // would no longer decode, so cut it to the record's length.
         let record = name_file::encode(name);
@@ -128,7 +128,9 @@ impl Backend {
             .open(&path)
             .map_err(io_err)?;
         file.write_all(&record).map_err(io_err)?;
-        // Once per core creation: the name is what keeps the core writable after a restart.
-        file.sync_all().map_err(io_err)
+        // Once per core creation: the name is what keeps the core writable after a restart,
+        // so its bytes and its entry in the folder are synced.
+        file.sync_all().map_err(io_err)?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(io_err)
     }
 }

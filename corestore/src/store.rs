@@ -345,6 +345,34 @@ impl Corestore {
         Ok(())
     }
 
+    /// Makes every change to the loaded cores durable, for a daemon to call per request: each
+    /// core written since its last flush syncs its new blocks, then the bitfield claiming them
+    /// ([`Feed::flush`]); a core with nothing new costs no sync, so a flush with nothing dirty
+    /// makes no system call at all.
+    pub fn flush(&self) -> Result<()> {
+        let cores: Vec<([u8; 32], SharedFeed)> = lock(&self.shared.state)
+            .cores
+            .iter()
+            .flatten()
+            .map(|(dk, feed)| (*dk, feed.clone()))
+            .collect();
+        // One core that cannot flush (a full disk, a page past what the file system holds)
+        // does not keep the others from flushing.
+        let mut first_error = None;
+        for (dk, feed) in cores {
+            let mut feed = feed.lock();
+            if feed.needs_flush()
+                && let Err(source) = feed.flush()
+            {
+                first_error.get_or_insert(Error::Feed {
+                    discovery_key: hex::encode(dk),
+                    source,
+                });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     /// Closes the view. The root view closes the store: it flushes every loaded core and
     /// forgets them, and every view's later `get*` fails with [`Error::Closed`]. A namespace
     /// view only forgets its own list.

@@ -103,8 +103,9 @@ impl Snapshot for FileStorage {
     }
 }
 
-/// Files of a feed's storage.
-pub fn files<S: Storage + Snapshot>(feed: &Feed<S>) -> Result<BTreeMap<String, Vec<u8>>> {
+/// Files of a feed's storage, flushed first: the bitfield pages reach the files at a flush.
+pub fn files<S: Storage + Snapshot>(feed: &mut Feed<S>) -> Result<BTreeMap<String, Vec<u8>>> {
+    feed.flush()?;
     feed.storage().snapshot()
 }
 
