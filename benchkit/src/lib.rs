@@ -1,5 +1,5 @@
 //! What the side-by-side benchmark runners (`hypercore`, `hypertrie` and `hyperdrive`
-//! examples) share: the Rust side of Node's `shared/bench/js/lib.js`, so both sides generate
+//! examples) share: the Rust side of Node's `bench/js/lib.js`, so both sides generate
 //! the same content and random indices and report figures the same way.
 //!
 //! Only the examples depend on it (as a dev-dependency); no library crate does.

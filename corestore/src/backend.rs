@@ -1,7 +1,7 @@
 //! Where cores live: a folder laid out as corestore 5 lays it out, or memory.
 //!
 //! A core with discovery key `dk` (hex) lives in `<root>/<dk[0..2]>/<dk[2..4]>/<dk>/`, its six
-//! hypercore files next to the `name` file (formats.md §6.4). The `name` file is not one of
+//! hypercore files next to the `name` file (docs/formats.md §6.4). The `name` file is not one of
 //! hypercore's files, so it is read and written here rather than through [`Storage`].
 
 use std::collections::HashMap;
@@ -117,7 +117,7 @@ impl Backend {
             path: path.clone(),
             source,
         };
-        fs::create_dir_all(&dir).map_err(io_err)?;
+        crate::private_dir::create(&dir).map_err(io_err)?;
         // Like random-access-file: write in place over whatever is there. A stale longer file
         // would no longer decode, so cut it to the record's length.
         let record = name_file::encode(name);
@@ -128,7 +128,9 @@ impl Backend {
             .open(&path)
             .map_err(io_err)?;
         file.write_all(&record).map_err(io_err)?;
-        // Once per core creation: the name is what keeps the core writable after a restart.
-        file.sync_all().map_err(io_err)
+        // Once per core creation: the name is what keeps the core writable after a restart,
+        // so its bytes and its entry in the folder are synced.
+        file.sync_all().map_err(io_err)?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(io_err)
     }
 }

@@ -1,4 +1,4 @@
-//! Name → key pair, as `derive-key@1` and corestore 5 compute it (formats.md §6.2).
+//! Name → key pair, as `derive-key@1` and corestore 5 compute it (docs/formats.md §6.2).
 
 use blake2b_simd::Params;
 use hypercore::KeyPair;

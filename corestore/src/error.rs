@@ -29,6 +29,18 @@ pub enum Error {
         /// Its length.
         len: u64,
     },
+    /// A secret file (`master_key`) that group or others can write: whoever can replace it
+    /// controls the keys of every core derived from it.
+    #[error(
+        "{} is writable by group or others (mode {mode:o}); refusing to use it (chmod go-w it)",
+        .path.display()
+    )]
+    SecretWritableByOthers {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The operating system's random generator failed.
     #[error("no random source: {0}")]
     Random(String),

@@ -14,12 +14,15 @@
 //!   core), [`Corestore::get_by_discovery_key`] (only cores already stored).
 //! - [`Corestore::namespace`] gives a view whose default feed is named after the namespace
 //!   (`"a"`, then `"a:b"` for a nested one); explicit names are never prefixed.
+//! - [`Corestore::flush`] makes every loaded core durable (only those written since the last
+//!   flush sync; new folders are synced into their parents). `master_key` is created 0600 in
+//!   private (0700) folders, and refused when group or others can write it.
 //! - [`derive_seed`] and [`derive_key_pair`] are the derivation on its own.
 //! - [`Corestore::replicate`]: every core of the view on one hypercore-protocol session over
 //!   any tokio transport; cores loaded later join it, and a core the remote opens by discovery
 //!   key is replicated only if the store holds it (JS `corestore.replicate`).
 //!
-//! # Layout (formats.md §6)
+//! # Layout (docs/formats.md §6)
 //! ```text
 //! <root>/master_key                      32 raw bytes
 //! <root>/<dk[0..2]>/<dk[2..4]>/<dk>/     one core; dk = hex of its discovery key
@@ -98,6 +101,7 @@ mod error;
 mod loaded;
 mod master_key;
 mod name_file;
+mod private_dir;
 mod store;
 
 pub use crate::{

@@ -74,6 +74,10 @@ impl Table {
         self.cores.get(dk).map(|l| &l.feed)
     }
 
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8; 32], &SharedFeed)> {
+        self.cores.iter().map(|(dk, l)| (dk, &l.feed))
+    }
+
     pub(crate) fn feeds(&self) -> impl Iterator<Item = &SharedFeed> {
         self.cores.values().map(|l| &l.feed)
     }

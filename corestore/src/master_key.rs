@@ -1,11 +1,13 @@
 //! The 32-byte secret every name-derived key pair comes from, and its `master_key` file.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::private_dir;
 
 /// File name of the master key at the root of a store (corestore 5's `MASTER_KEY_FILENAME`).
 pub(crate) const MASTER_KEY_FILE: &str = "master_key";
@@ -60,18 +62,24 @@ pub(crate) fn load_or_create(root: &Path) -> Result<MasterKey> {
         Ok(Some(key)) => return Ok(key),
         Ok(None) => {}
         Err(ReadError::Short(len)) => return Err(Error::MasterKeyCorrupt { path, len }),
+        Err(ReadError::Writable(mode)) => return Err(Error::SecretWritableByOthers { path, mode }),
         Err(ReadError::Io(e)) => return Err(io_err(e)),
     }
 
     let key = MasterKey::generate()?;
-    fs::create_dir_all(root).map_err(io_err)?;
+    private_dir::create(root).map_err(io_err)?;
     // Write the whole key and sync it before any core is derived from it: a key that could
     // vanish in a crash would strand the secrets of every core created meanwhile.
     let write = |file: &mut File| -> io::Result<()> {
         file.write_all(key.as_bytes())?;
         file.sync_all()
     };
-    match OpenOptions::new().write(true).create_new(true).open(&path) {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
         Ok(mut file) => write(&mut file).map_err(io_err)?,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             // Either the empty file of a crash, or another process that won the race to
@@ -83,6 +91,9 @@ pub(crate) fn load_or_create(root: &Path) -> Result<MasterKey> {
                     write(&mut file).map_err(io_err)?;
                 }
                 Err(ReadError::Short(len)) => return Err(Error::MasterKeyCorrupt { path, len }),
+                Err(ReadError::Writable(mode)) => {
+                    return Err(Error::SecretWritableByOthers { path, mode });
+                }
                 Err(ReadError::Io(e)) => return Err(io_err(e)),
             }
         }
@@ -97,6 +108,8 @@ pub(crate) fn load_or_create(root: &Path) -> Result<MasterKey> {
 
 enum ReadError {
     Short(u64),
+    /// Group or others may write it; its permission bits.
+    Writable(u32),
     Io(io::Error),
 }
 
@@ -107,7 +120,12 @@ fn read(path: &Path) -> Result<Option<MasterKey>, ReadError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ReadError::Io(e)),
     };
-    let len = file.metadata().map_err(ReadError::Io)?.len();
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(ReadError::Writable(mode));
+    }
+    let len = meta.len();
     if len == 0 {
         return Ok(None);
     }
@@ -117,4 +135,46 @@ fn read(path: &Path) -> Result<Option<MasterKey>, ReadError> {
     let mut bytes = [0u8; MASTER_KEY_LEN];
     file.read_exact(&mut bytes).map_err(ReadError::Io)?;
     Ok(Some(MasterKey(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_master_key_and_the_folders_made_for_it_are_private() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let store = root.path().join("a/store");
+        let key = load_or_create(&store).expect("created");
+        assert_eq!(mode(&store.join(MASTER_KEY_FILE)), 0o600);
+        assert_eq!(mode(&store), 0o700);
+        assert_eq!(mode(&root.path().join("a")), 0o700);
+        assert_eq!(load_or_create(&store).expect("read back"), key);
+    }
+
+    #[test]
+    fn a_master_key_others_can_write_is_refused_by_name() {
+        let root = tempfile::tempdir().expect("tempdir");
+        load_or_create(root.path()).expect("created");
+        let path = root.path().join(MASTER_KEY_FILE);
+        for bad in [0o620, 0o602, 0o666] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(bad)).expect("chmod");
+            match load_or_create(root.path()) {
+                Err(e @ Error::SecretWritableByOthers { .. }) => {
+                    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+                }
+                other => panic!("mode {bad:o}: {other:?}"),
+            }
+        }
+        // Readable by others (Node's default) is no way to change the keys: still opens.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(load_or_create(root.path()).is_ok());
+    }
 }

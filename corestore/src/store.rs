@@ -280,7 +280,14 @@ impl Corestore {
                         // Closed before the new core opens its files, and under the table's
                         // lock, so a core is never open twice.
                         for (dk, feed) in cores.evict_for_one((budget / FILES_PER_CORE).max(1)) {
-                            let flushed = feed.lock().flush();
+                            let flushed = {
+                                let mut feed = feed.lock();
+                                if feed.needs_flush() {
+                                    feed.flush()
+                                } else {
+                                    Ok(())
+                                }
+                            };
                             if let Err(source) = flushed {
                                 // Kept loaded: what failed to reach the files is still in it.
                                 tracing::warn!(discovery_key = %hex::encode(dk), %source, "flush of an idle core failed; it stays loaded");
@@ -415,6 +422,34 @@ impl Corestore {
         };
         replicate_with(io, config, &initial, Some(rx), find).await?;
         Ok(())
+    }
+
+    /// Makes every change to the loaded cores durable, for a daemon to call per request: each
+    /// core written since its last flush syncs its new blocks, then the bitfield claiming them
+    /// ([`Feed::flush`]); a core with nothing new costs no sync, so a flush with nothing dirty
+    /// makes no system call at all.
+    pub fn flush(&self) -> Result<()> {
+        let cores: Vec<([u8; 32], SharedFeed)> = lock(&self.shared.state)
+            .cores
+            .iter()
+            .flat_map(Table::iter)
+            .map(|(dk, feed)| (*dk, feed.clone()))
+            .collect();
+        // One core that cannot flush (a full disk, a page past what the file system holds)
+        // does not keep the others from flushing.
+        let mut first_error = None;
+        for (dk, feed) in cores {
+            let mut feed = feed.lock();
+            if feed.needs_flush()
+                && let Err(source) = feed.flush()
+            {
+                first_error.get_or_insert(Error::Feed {
+                    discovery_key: hex::encode(dk),
+                    source,
+                });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Closes the view. The root view closes the store: it flushes every loaded core and

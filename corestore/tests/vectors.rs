@@ -1,5 +1,6 @@
-//! The corestore vectors made by the real npm packages (`shared/spec/vectors`): derive-key
-//! seeds and keys, and the corestore folder of the hyperdrive vector.
+//! The corestore vectors made by the real npm packages (`tests/vectors`, written by
+//! `tests/js/vectors/gen.js`): derive-key seeds and keys, and the corestore folder of the
+//! hyperdrive vector.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -11,7 +12,7 @@ use hypercore::PublicKey;
 use serde_json::Value;
 
 fn vectors(file: &str) -> Result<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/vectors");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
     let text = fs::read_to_string(path.join(file)).with_context(|| format!("reading {file}"))?;
     Ok(serde_json::from_str(&text)?)
 }
@@ -131,7 +132,7 @@ fn hyperdrive_store_layout() -> Result<()> {
         .iter()
         .map(|b| Ok(hex::decode(str_of(b, "hex")?)?))
         .collect::<Result<Vec<_>>>()?;
-    // gen.js appends both blocks in one call.
+    // tests/js/vectors/hyperdrive.js appends both blocks in one call.
     plain_core.lock().append_batch(&blocks)?;
     store.close()?;
     drop((metadata, content, drive2, content2, plain_core));

@@ -1,4 +1,4 @@
-//! The hypercore workloads of Node's anchor (`shared/bench/js/bench-hypercore.js`) on
+//! The hypercore workloads of Node's benchmark (`bench/js/bench-hypercore.js`) on
 //! [`FileStorage`], printing one JSON line. `cargo xtask bench hypercore` runs it beside Node.
 //!
 //! ```text

@@ -3,7 +3,7 @@
 //! This is a faithful port of hypercore 9's `lib/bitfield.js` on top of `sparse-bitfield` and
 //! `memory-pager`, including their quirks (a page is allocated by any `set_byte`, even one that
 //! changes nothing; the index summary only climbs while it stays inside the allocated pages), so
-//! that the pages we flush are byte-identical to what Node writes (formats.md §2.7).
+//! that the pages we flush are byte-identical to what Node writes (docs/formats.md §2.7).
 
 mod pager;
 mod view;

@@ -1,6 +1,6 @@
 //! Keys, signatures and the BLAKE2b hashes hypercore 9 writes (hypercore-crypto 2).
 //!
-//! Every integer that enters a hash is a big-endian `u64` (formats.md §2.3-2.4).
+//! Every integer that enters a hash is a big-endian `u64` (docs/formats.md §2.3-2.4).
 
 use std::fmt;
 

@@ -2,6 +2,7 @@
 
 mod open;
 mod replica;
+mod tracked;
 
 use crate::bitfield::Bitfield;
 use crate::crypto::{self, KeyPair, PublicKey, Signature};
@@ -12,6 +13,8 @@ use crate::storage::{Storage, Store, header::HEADER_LEN};
 use crate::tree::index;
 use crate::tree::merkle::{self, MerkleGenerator};
 use crate::tree::node_cache::NodeCache;
+
+use tracked::Tracked;
 
 pub use open::FeedBuilder;
 pub use replica::{BatchPut, PutBlock};
@@ -32,11 +35,14 @@ pub struct AuditReport {
 
 /// A signed append-only log: hypercore 9, over any [`Storage`].
 ///
-/// Writes reach the storage before a call returns (as in JS, which never syncs); call
-/// [`Feed::flush`] to make them durable. Every method is synchronous; async code keeps the feed
-/// in one task and sends it work.
+/// Blocks, tree nodes and signatures reach the storage before a call returns; the bitfield
+/// pages that claim them wait for [`Feed::flush`] (or [`Feed::close`], or dropping the feed),
+/// which first syncs what they claim. So the bitfield on disk never claims a byte that a power
+/// cut could still take away, whatever order the disk wrote things in, and recovery needs no
+/// re-hashing. Every method is synchronous; async code keeps the feed in one task and sends it
+/// work.
 pub struct Feed<S: Storage> {
-    storage: S,
+    storage: Tracked<S>,
     key: PublicKey,
     key_pair: Option<KeyPair>,
     length: u64,
@@ -59,6 +65,18 @@ impl<S: Storage> std::fmt::Debug for Feed<S> {
             .field("length", &self.length)
             .field("byte_length", &self.byte_length)
             .finish_non_exhaustive()
+    }
+}
+
+/// Dropping a feed commits its pending claims as [`Feed::into_storage`] does, so blocks
+/// appended or stored without a flush survive the end of the process (not a power cut).
+impl<S: Storage> Drop for Feed<S> {
+    fn drop(&mut self) {
+        if self.storage.get().is_some()
+            && let Err(e) = self.commit_claims()
+        {
+            tracing::warn!(error = %e, "writing the bitfield when dropping a feed");
+        }
     }
 }
 
@@ -111,12 +129,20 @@ impl<S: Storage> Feed<S> {
 
     /// The storage, for callers that need its files.
     pub fn storage(&self) -> &S {
-        &self.storage
+        self.storage
+            .get()
+            .expect("the storage is only taken by methods that consume the feed")
     }
 
-    /// Gives the storage back.
-    pub fn into_storage(self) -> S {
+    /// Gives the storage back, with the bitfield written after a sync of what it claims (but
+    /// not itself synced: [`close`](Self::close) does that).
+    pub fn into_storage(mut self) -> S {
+        if let Err(e) = self.commit_claims() {
+            tracing::warn!(error = %e, "writing the bitfield when giving the storage back");
+        }
         self.storage
+            .take()
+            .expect("the storage is only taken by methods that consume the feed")
     }
 
     /// Whether block `index` is stored locally.
@@ -162,10 +188,11 @@ impl<S: Storage> Feed<S> {
         let mut outside = Vec::new();
         let added: u64 = blocks.iter().map(|b| b.as_ref().len() as u64).sum();
 
-        // Data first, then tree, then signature, then the bitfield that makes them count: a
-        // crash at any point leaves the old length intact (see `open` for the recovery). The
-        // data does not depend on the hashes, so a large batch is written while another thread
-        // hashes it: the page-cache copy and BLAKE2b each take about half the time.
+        // Data, tree and signature now; the bitfield that makes them count only at the next
+        // flush, after a sync of these, so a crash leaves the last flushed length intact
+        // whatever the disk kept of this (see `open` for the recovery). The data does not
+        // depend on the hashes, so a large batch is written while another thread hashes it:
+        // the page-cache copy and BLAKE2b each take about half the time.
         let offset = self.byte_length;
         let hashes = if added >= PARALLEL_WRITE_BYTES {
             let storage = &mut self.storage;
@@ -227,7 +254,6 @@ impl<S: Storage> Feed<S> {
             index::Bits::set_node(&mut self.bitfield, 2 * self.length);
             self.length += 1;
         }
-        self.flush_bitfield()?;
         Ok(start)
     }
 
@@ -414,7 +440,7 @@ impl<S: Storage> Feed<S> {
                 self.bitfield.set(block, false);
             }
         }
-        self.flush_bitfield()?;
+        self.flush()?;
         Ok(report)
     }
 
@@ -434,7 +460,8 @@ impl<S: Storage> Feed<S> {
         self.merkle = Some(MerkleGenerator::new(roots));
         self.nodes.clear();
         self.signed_roots = None;
-        self.flush_bitfield()?;
+        // The cleared bits are durable before anything can overwrite what they claimed.
+        self.flush()?;
         // JS deletes the signature range, which only shrinks the file when it reaches the end.
         let end = signature_offset(old);
         if self
@@ -462,6 +489,8 @@ impl<S: Storage> Feed<S> {
         if !modified {
             return Ok(());
         }
+        // The cleared bits are durable before the bytes they claimed are cut.
+        self.flush()?;
         let from = self.data_range(start)?.0;
         let to = if end == self.length {
             self.byte_length
@@ -478,19 +507,28 @@ impl<S: Storage> Feed<S> {
                 .truncate(Store::Data, from)
                 .map_err(Error::io(Store::Data))?;
         }
-        self.flush_bitfield()
+        Ok(())
     }
 
-    /// Makes every write so far durable (one sync per file, however many appends came before).
+    /// Makes every change so far durable: syncs the blocks, nodes and signatures written since
+    /// the last flush, then writes the bitfield pages that claim them and syncs those. A flush
+    /// with nothing new does no sync at all.
     pub fn flush(&mut self) -> Result<()> {
-        self.flush_bitfield()?;
-        self.storage.sync().map_err(Error::io(Store::Data))
+        self.commit_claims()?;
+        self.storage.sync().map_err(Error::io(Store::Bitfield))
     }
 
     /// Flushes and gives the storage back.
     pub fn close(mut self) -> Result<S> {
         self.flush()?;
-        Ok(self.storage)
+        self.storage
+            .take()
+            .ok_or_else(|| Error::io(Store::Data)(std::io::Error::other("storage already taken")))
+    }
+
+    /// Whether [`flush`](Self::flush) has anything to do.
+    pub fn needs_flush(&self) -> bool {
+        self.storage.written() || self.bitfield.pager.has_dirty()
     }
 
     // ----- internals shared with open.rs and replica.rs -----
@@ -548,8 +586,18 @@ impl<S: Storage> Feed<S> {
         read_signature(&mut self.storage, slot)
     }
 
-    /// Writes every bitfield page changed since the last flush, whole, as JS does.
-    fn flush_bitfield(&mut self) -> Result<()> {
+    /// Syncs what the changed bitfield pages claim, then writes those pages (unsynced): the
+    /// order that keeps a claim from reaching the disk before its bytes.
+    fn commit_claims(&mut self) -> Result<()> {
+        if !self.bitfield.pager.has_dirty() {
+            return Ok(());
+        }
+        self.storage.sync().map_err(Error::io(Store::Data))?;
+        self.write_bitfield()
+    }
+
+    /// Writes every bitfield page changed since the last write, whole, as JS does.
+    fn write_bitfield(&mut self) -> Result<()> {
         let page_size = self.bitfield.pager.page_size() as u64;
         let dirty: Vec<(usize, Vec<u8>)> = self
             .bitfield

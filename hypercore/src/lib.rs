@@ -37,10 +37,15 @@
 //! ```
 //!
 //! # Durability
-//! Like Node, an append's writes reach the storage (the page cache, for files) before it
-//! returns, without a sync. [`Feed::flush`] syncs every file once, so callers group many appends
-//! per sync. After a crash, opening a feed we write returns it at the last append whose data,
-//! tree nodes, signature and bitfield all reached the disk.
+//! An append's (or a verified put's) blocks, tree nodes and signature reach the storage (the
+//! page cache, for files) before it returns, without a sync; the bitfield pages that claim them
+//! are written by [`Feed::flush`] (or `close`, or dropping the feed) after one sync of
+//! everything they claim, and then synced themselves. A disk may keep any subset of unsynced
+//! writes after a power cut, tearing them at page boundaries; with this order the bitfield on
+//! disk only ever claims synced bytes, so a reopened feed holds every block flushed before the
+//! crash and claims nothing that fails to verify, without re-hashing anything on open. Callers
+//! group many appends per flush; a flush with nothing new performs no sync. The files stay the
+//! ones Node writes.
 //!
 //! # Why hand-written
 //! No maintained crate writes hypercore 9's files byte-for-byte; the bitfield's index region in

@@ -1,6 +1,6 @@
 //! One merkle tree node and its 40-byte record in the `tree` file.
 
-/// Size of one node record: 32-byte hash then `u64be` size (formats.md §2.3).
+/// Size of one node record: 32-byte hash then `u64be` size (docs/formats.md §2.3).
 pub const NODE_RECORD: usize = 40;
 
 /// A merkle tree node: its flat-tree index, BLAKE2b hash and the byte size of the blocks under it.

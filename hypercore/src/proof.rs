@@ -1,5 +1,5 @@
 //! What one peer sends another so a block (or a tree node) can be verified against the writer's
-//! signature before it is stored (wire.md §3: the `Data` message).
+//! signature before it is stored (docs/wire.md §3: the `Data` message).
 
 use crate::crypto::Signature;
 use crate::node::Node;

@@ -49,12 +49,13 @@
 //! ```
 //!
 //! # What works
-//! Every codec is byte-exact against the frames, handshakes and keystreams captured from JS
-//! peers (`shared/spec/wire/traces/hypercore-replication.json`); two sessions replicate every
-//! message type back to back; malformed input (garbage before or after the handshake, truncated
-//! handshakes, wrong capabilities, frames over 8 MiB, unknown types) ends the session with a
-//! typed [`Error`] and bounded memory; with the `interop` feature the tests run the handshake and
-//! a message exchange against a real Node `hypercore-protocol` peer over TCP in both roles.
+//! Every codec is byte-exact against the frames, handshakes and keystreams captured from JS peers
+//! (`tests/traces/hypercore-replication.json`; the format is in docs/wire.md); two sessions
+//! replicate every message type back to back; malformed input (garbage before or after the
+//! handshake, truncated handshakes, wrong capabilities, frames over 8 MiB, unknown types) ends the
+//! session with a typed [`Error`] and bounded memory; with the `interop` feature the tests run the
+//! handshake and a message exchange against a real Node `hypercore-protocol` peer over TCP in both
+//! roles.
 //!
 //! Tests: `cargo test -p hypercore --lib protocol` (codecs, Noise, RLE, extensions),
 //! `--test protocol_session` (two sessions, bad input), `--test protocol_trace` (JS captures),

@@ -16,7 +16,7 @@ pub use crash::{CrashPlan, CrashStorage};
 pub use file::FileStorage;
 pub use memory::MemoryStorage;
 
-/// The six files of a hypercore 9 feed (formats.md §2).
+/// The six files of a hypercore 9 feed (docs/formats.md §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Store {
     /// `key`: the 32-byte public key.

@@ -480,16 +480,17 @@ fn storage_errors_are_io_errors() -> Result<()> {
     let crash = hypercore::CrashStorage::new(
         disk,
         hypercore::CrashPlan {
-            writes_before_crash: 0,
-            torn_bytes: 0,
+            ops_before_crash: 0,
+            seed: 0,
         },
     );
     ensure!(matches!(Feed::open(crash), Err(Error::Io { .. })));
     let mut feed = Feed::open(hypercore::CrashStorage::new(
         MemoryStorage::new(),
         hypercore::CrashPlan {
-            writes_before_crash: 9,
-            torn_bytes: 0,
+            // Opening: three headers, the secret key, its sync, the public key.
+            ops_before_crash: 6 + 3,
+            seed: 0,
         },
     ))?;
     feed.append(b"lands")?;

@@ -1,5 +1,6 @@
-//! Crash consistency: a power cut at any write (whole or torn), or a file that lost its tail,
-//! reopens as a feed that audits clean, reads back what was written, and keeps working.
+//! Crash consistency when writes reach the disk in order: a crash at any write (whole or torn
+//! after some bytes), or a file that lost its tail, reopens as a feed that audits clean, reads
+//! back what was written, and keeps working. `crash_disk.rs` drops the ordering.
 
 mod common;
 
@@ -10,9 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail, ensure};
 use common::*;
-use hypercore::{
-    CrashPlan, CrashStorage, Error, Feed, FileStorage, KeyPair, MemoryStorage, Storage, Store,
-};
+use hypercore::{Error, Feed, FileStorage, KeyPair, MemoryStorage, Storage, Store};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -48,12 +47,93 @@ impl Storage for Recording {
     }
 }
 
-/// A [`CrashStorage`] the test keeps a handle to, so the disk survives a failed open.
+/// When the crash of a [`PrefixCrash`] happens.
+#[derive(Clone, Copy, Debug)]
+struct CrashPlan {
+    /// Writes that complete before the crash.
+    writes_before_crash: usize,
+    /// Bytes of the crashing write that still reach the disk (a torn write); 0 for none.
+    torn_bytes: usize,
+}
+
+/// Memory storage that applies the first `writes_before_crash` writes, tears the next one after
+/// `torn_bytes`, and fails every operation after that: the disk of a process killed mid-write,
+/// or of a power cut on a disk that kept its writes in order.
+#[derive(Debug)]
+struct PrefixCrash {
+    disk: MemoryStorage,
+    plan: CrashPlan,
+    writes: usize,
+    crashed: bool,
+}
+
+impl PrefixCrash {
+    fn new(disk: MemoryStorage, plan: CrashPlan) -> Self {
+        PrefixCrash {
+            disk,
+            plan,
+            writes: 0,
+            crashed: false,
+        }
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.crashed {
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "simulated crash"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn crash_now(&mut self) -> bool {
+        self.writes += 1;
+        self.crashed = self.writes > self.plan.writes_before_crash;
+        self.crashed
+    }
+}
+
+impl Storage for PrefixCrash {
+    fn read_at(&mut self, store: Store, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.check()?;
+        self.disk.read_at(store, offset, buf)
+    }
+    fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.check()?;
+        if self.crash_now() {
+            let torn = self.plan.torn_bytes.min(data.len());
+            if torn > 0 {
+                self.disk.write_at(store, offset, &data[..torn])?;
+            }
+            return self.check();
+        }
+        self.disk.write_at(store, offset, data)
+    }
+    fn len(&mut self, store: Store) -> io::Result<u64> {
+        self.check()?;
+        self.disk.len(store)
+    }
+    fn exists(&mut self, store: Store) -> io::Result<bool> {
+        self.check()?;
+        self.disk.exists(store)
+    }
+    fn truncate(&mut self, store: Store, len: u64) -> io::Result<()> {
+        self.check()?;
+        if self.crash_now() {
+            return self.check();
+        }
+        self.disk.truncate(store, len)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.check()
+    }
+}
+
+/// A [`PrefixCrash`] the test keeps a handle to, so the disk survives a failed open.
 #[derive(Clone)]
-struct Shared(Arc<Mutex<CrashStorage>>);
+struct Shared(Arc<Mutex<PrefixCrash>>);
 
 impl Shared {
-    fn with<T>(&self, f: impl FnOnce(&mut CrashStorage) -> io::Result<T>) -> io::Result<T> {
+    fn with<T>(&self, f: impl FnOnce(&mut PrefixCrash) -> io::Result<T>) -> io::Result<T> {
         let mut guard = self
             .0
             .lock()
@@ -66,7 +146,7 @@ impl Shared {
             .map_err(|_| anyhow::anyhow!("the feed still holds the storage"))?
             .into_inner()
             .map_err(|_| anyhow::anyhow!("poisoned"))?;
-        Ok(inner.into_disk())
+        Ok(inner.disk)
     }
 }
 
@@ -128,6 +208,7 @@ fn reference(
     for b in batches {
         let start = feed.storage().writes.len();
         feed.append_batch(b)?;
+        feed.flush()?;
         appends.push((start, feed.storage().writes.len()));
     }
     let writes = feed.into_storage().writes;
@@ -272,12 +353,12 @@ fn crash_everywhere(
                 torn_bytes,
             };
             let disk = base.clone().unwrap_or_default();
-            let shared = Shared(Arc::new(Mutex::new(CrashStorage::new(disk, plan))));
+            let shared = Shared(Arc::new(Mutex::new(PrefixCrash::new(disk, plan))));
             let mut completed = base_len;
             match Feed::builder(shared.clone()).key_pair(kp.clone()).open() {
                 Ok(mut feed) => {
                     for (k, b) in rest.iter().enumerate() {
-                        if feed.append_batch(b).is_err() {
+                        if feed.append_batch(b).and_then(|_| feed.flush()).is_err() {
                             break;
                         }
                         completed = ends[prebuilt + k];
@@ -479,7 +560,7 @@ fn crash_creation(kp: &KeyPair, at: usize, torn: usize) -> Result<MemoryStorage>
         writes_before_crash: at,
         torn_bytes: torn,
     };
-    let shared = Shared(Arc::new(Mutex::new(CrashStorage::new(
+    let shared = Shared(Arc::new(Mutex::new(PrefixCrash::new(
         MemoryStorage::new(),
         plan,
     ))));

@@ -1,6 +1,6 @@
-//! Golden vectors: feeds rebuilt from the seeds and blocks of `shared/spec/vectors/hypercore.json`
-//! must produce the very files Node's hypercore@9.12.0 wrote, and the Node files must open, read
-//! and verify here.
+//! Golden vectors: feeds rebuilt from the seeds and blocks of `tests/vectors/hypercore.json`
+//! (written by `tests/js/vectors/hypercore.js`) must produce the very files Node's
+//! hypercore@9.12.0 wrote, and the Node files must open, read and verify here.
 
 mod common;
 
@@ -111,11 +111,11 @@ fn medium_batches() -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
-fn reopen_files<S: Storage + Snapshot>(feed: Feed<S>, what: &str) -> Result<Feed<S>> {
-    let before = files(&feed)?;
-    let reopened = Feed::open(feed.close()?)?;
+fn reopen_files<S: Storage + Snapshot>(mut feed: Feed<S>, what: &str) -> Result<Feed<S>> {
+    let before = files(&mut feed)?;
+    let mut reopened = Feed::open(feed.close()?)?;
     ensure!(
-        files(&reopened)? == before,
+        files(&mut reopened)? == before,
         "{what}: opening again changed the files"
     );
     Ok(reopened)
@@ -181,10 +181,10 @@ fn small_on<S: Storage + Snapshot>(storage: S, what: &str) -> Result<()> {
         ensure!(hexs(&feed.tree_node(2 * i)?.hash) == s(b, "leafHash")?);
     }
     assert_nodes_and_slots(&mut feed, v, what)?;
-    assert_files(&files(&feed)?, &v["files"], what)?;
-    let bf = &files(&feed)?["bitfield"];
+    assert_files(&files(&mut feed)?, &v["files"], what)?;
+    let bf = &files(&mut feed)?["bitfield"];
     for (name, hex) in v["headers"].as_object().context("headers")? {
-        let bytes = &files(&feed)?[name.as_str()];
+        let bytes = &files(&mut feed)?[name.as_str()];
         ensure!(
             hexs(&bytes[..32]) == s(hex, "hex")?,
             "{what}: {name} header"
@@ -227,7 +227,7 @@ fn medium_on<S: Storage + Snapshot>(storage: S, what: &str) -> Result<()> {
     }
     assert_summary(&mut feed, v, what)?;
     assert_nodes_and_slots(&mut feed, v, what)?;
-    assert_files(&files(&feed)?, &v["files"], what)?;
+    assert_files(&files(&mut feed)?, &v["files"], what)?;
     // Only the last slot of each batch is signed.
     let signed: Vec<u64> = arr(v, "signatureSlots")?
         .iter()
@@ -271,7 +271,7 @@ fn large_matches_node() -> Result<()> {
         feed.append_batch(&batch)?;
     }
     assert_summary(&mut feed, v, "large")?;
-    assert_files(&files(&feed)?, &v["files"], "large")?;
+    assert_files(&files(&mut feed)?, &v["files"], "large")?;
     let mut feed = reopen_files(feed, "large")?;
     ensure!(feed.len() == 20_000 && feed.byte_len() == 20_000);
     for i in (0..20_000).step_by(997) {
@@ -286,14 +286,18 @@ fn truncate_on<S: Storage + Snapshot>(storage: S, what: &str) -> Result<()> {
     let mut feed = writer(storage, s(v, "seed")?)?;
     feed.append_batch(&[b"one".as_slice(), b"two", b"three", b"four", b"five"])?;
     feed.append(b"six")?;
-    assert_files(&files(&feed)?, &v["filesBefore"], &format!("{what} before"))?;
+    assert_files(
+        &files(&mut feed)?,
+        &v["filesBefore"],
+        &format!("{what} before"),
+    )?;
     feed.truncate(3)?;
     ensure!(
         feed.len() == 3 && feed.byte_len() == 11,
         "{what}: after truncate"
     );
     assert_files(
-        &files(&feed)?,
+        &files(&mut feed)?,
         &v["filesAfterTruncate"],
         &format!("{what} truncated"),
     )?;
@@ -304,7 +308,7 @@ fn truncate_on<S: Storage + Snapshot>(storage: S, what: &str) -> Result<()> {
         let i = n(b, "index")?;
         ensure!(hexs(&feed.get(i)?) == s(b, "hex")?, "{what}: block {i}");
     }
-    assert_files(&files(&feed)?, &fin["files"], &format!("{what} final"))?;
+    assert_files(&files(&mut feed)?, &fin["files"], &format!("{what} final"))?;
     let mut feed = reopen_files(feed, what)?;
     ensure!(feed.len() == 4 && feed.byte_len() == 17 && feed.writable());
     ensure!(feed.audit()?.invalid == 0);
@@ -353,7 +357,7 @@ fn sparse_clone_on<S: Storage + Snapshot>(storage: S, what: &str) -> Result<()> 
         "{what}: clone length"
     );
     assert_nodes_and_slots(&mut clone, v, what)?;
-    assert_files(&files(&clone)?, &v["files"], what)?;
+    assert_files(&files(&mut clone)?, &v["files"], what)?;
 
     let storage = clone.close()?;
     let mut reopened = Feed::builder(storage).key(*src.key()).open()?;
@@ -372,7 +376,11 @@ fn sparse_clone_on<S: Storage + Snapshot>(storage: S, what: &str) -> Result<()> 
                 invalid: 0
             }
     );
-    assert_files(&files(&reopened)?, &v["files"], &format!("{what} reopened"))?;
+    assert_files(
+        &files(&mut reopened)?,
+        &v["files"],
+        &format!("{what} reopened"),
+    )?;
     Ok(())
 }
 
@@ -430,7 +438,7 @@ fn read_node_feed(mem: MemoryStorage, v: &Value, blocks: &[Vec<u8>], what: &str)
         "{what}: {report:?}"
     );
     ensure!(
-        files(&feed)? == before,
+        files(&mut feed)? == before,
         "{what}: open + audit changed the files"
     );
     // And it stays a working writer: one more append verifies.
@@ -495,7 +503,7 @@ fn node_sparse_clone_opens_and_serves_a_third_peer() -> Result<()> {
     ensure!(signed == 20);
     clone.verify(19, &sig)?;
     ensure!(
-        files(&clone)? == before,
+        files(&mut clone)? == before,
         "open + audit changed Node's sparse files"
     );
 

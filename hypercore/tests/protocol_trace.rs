@@ -1,5 +1,5 @@
-//! Replays the sessions captured from real JS peers (`shared/spec/wire/traces/
-//! hypercore-replication.json`): the handshake byte for byte, both XSalsa20 keystreams, every
+//! Replays the sessions captured from real JS peers (`tests/traces/hypercore-replication.json`,
+//! captured by `tests/js/traces/hypercore-replication.js`): the handshake byte for byte, both XSalsa20 keystreams, every
 //! frame's bytes, every capability, and a Session fed the JS responder's whole stream.
 #![cfg(feature = "protocol")]
 
@@ -18,13 +18,8 @@ use serde_json::Value;
 
 fn trace() -> Result<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/spec/wire/traces/hypercore-replication.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{} (shared/ must be checked out beside the repo)",
-            path.display()
-        )
-    })?;
+        .join("../tests/traces/hypercore-replication.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -234,7 +229,7 @@ fn keystreams_frames_and_capabilities_match_the_trace() -> Result<()> {
 
 #[test]
 fn worked_examples_of_the_spec() -> Result<()> {
-    // wire.md §2.6, plaintext frames from the trace.
+    // Plaintext frames as the traces hold them (docs/wire.md): one of each common message.
     let cases: [(&str, &str); 6] = [
         ("0f110a0a776972652d74726163651000", "Options"),
         ("0715080010808040", "Want"),

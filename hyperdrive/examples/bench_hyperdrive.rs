@@ -1,4 +1,4 @@
-//! The hyperdrive workloads of Node's anchors (`shared/bench/js/bench-hyperdrive.js`,
+//! The hyperdrive workloads of Node's benchmarks (`bench/js/bench-hyperdrive.js`,
 //! `bench-open.js` with `open/setup.js` and `open/child.js`) on a [`Corestore`] folder,
 //! printing one JSON line per run. `cargo xtask bench hyperdrive` runs it beside Node.
 //!

@@ -1,5 +1,5 @@
-//! Our side of `cargo xtask bench replication` (Node's anchor:
-//! `shared/bench/js/bench-replication.js` and its `repl/{setup,seed,clone}.js`): a drive of
+//! Our side of `cargo xtask bench replication` (Node's side: `bench/js/repl/{setup,seed,
+//! clone}.js`): a drive of
 //! many small files and one big file replicated between two processes over TCP on 127.0.0.1.
 //!
 //! ```text

@@ -275,6 +275,11 @@ impl AsyncDrive {
         blocking!(self, |d| d.fsync(fd))
     }
 
+    /// See [`Drive::flush`].
+    pub async fn flush(&self) -> Result<()> {
+        blocking!(self, |d| d.flush())
+    }
+
     /// See [`Drive::fstat`].
     pub async fn fstat(&self, fd: u64) -> Result<Stat> {
         blocking!(self, |d| d.fstat(fd))

@@ -70,7 +70,10 @@ impl Drive {
                 Some(m) if m.hypercore => (0, f.len()),
                 _ => (stat.offset, stat.blocks),
             };
-            (start, start + blocks, f.downloaded(start, start + blocks))
+            // Decoded Stats keep start + blocks in range; counting stops at the feed's length,
+            // past which nothing can be stored (and an author's huge `blocks` would take ages).
+            let end = start.saturating_add(blocks);
+            (start, end, f.downloaded(start, end.min(f.len())))
         };
         let stats = FileStats {
             blocks: end - start,

@@ -215,6 +215,13 @@ impl Drive {
         Ok(Some(self.content.get_or_init(|| feed)))
     }
 
+    /// Makes every change written so far durable: the drive's feeds, its mounts' and those of
+    /// any other drive of the same store (one grouped [`Corestore::flush`]: only feeds written
+    /// since the last flush sync, so calling it per request costs nothing when nothing changed).
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.store.flush()?)
+    }
+
     /// The corestore the drive (and its mounts) live in.
     pub fn corestore(&self) -> &Arc<Corestore> {
         &self.store

@@ -276,14 +276,16 @@ impl Drive {
         edit.commit().map(|_| ())
     }
 
-    /// Commits the descriptor's writes: the drive shows them from now on.
+    /// Commits the descriptor's writes (the drive shows them from now on) and makes the drive
+    /// durable ([`Drive::flush`]).
     pub fn fsync(&self, fd: u64) -> Result<()> {
         let desc = self.fds.get(fd)?;
         let mut desc = lock(&desc);
         if let Body::Edit(edit) = &mut desc.body {
             edit.commit()?;
         }
-        Ok(())
+        drop(desc);
+        self.flush()
     }
 
     /// The open file's Stat as the descriptor sees it (its size includes uncommitted writes).

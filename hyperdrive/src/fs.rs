@@ -342,7 +342,7 @@ impl Drive {
     }
 
     /// Removes the node at `path` (ENOENT if there is none). Like JS, any node goes, a
-    /// directory's included; a deletion rewrites a neighbouring node (formats.md §3.8).
+    /// directory's included; a deletion rewrites a neighbouring node (docs/formats.md §3.8).
     pub fn unlink(&self, path: &str) -> Result<()> {
         let name = fix_name(path);
         if self.del_node(&name, false)? {

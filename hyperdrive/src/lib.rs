@@ -29,6 +29,8 @@
 //! - File descriptors with JS's flags: [`Drive::open_fd`] ([`flags`], [`parse_flags`]),
 //!   [`Drive::read_fd`], [`Drive::write_fd`], [`Drive::ftruncate`], [`Drive::fsync`],
 //!   [`Drive::fstat`], [`Drive::close_fd`].
+//! - Durability: [`Drive::flush`] (and [`Drive::fsync`]) syncs the feeds written since the last
+//!   flush, and nothing when nothing changed, so a daemon can call it per request.
 //! - [`Drive::watch`] ([`Watcher`]: a one-slot channel of [`WatchEvent`]s, across mounts,
 //!   including mounts made after the watch started; [`Watcher::merge`]),
 //!   [`Drive::download`] ([`Download`]: the block ranges a path needs and how many are

@@ -1,5 +1,5 @@
 //! The mountable-hypertrie `Mount` record, stored in the hidden node `mounts/<path>`
-//! (formats.md §4.1).
+//! (docs/formats.md §4.1).
 
 use crate::proto::{Fields, Value, put_bytes, put_uint};
 

@@ -39,7 +39,7 @@ impl BlockCache {
         BlockCache {
             feed,
             key,
-            limit: run.map(|(offset, blocks)| offset + blocks),
+            limit: run.map(|(offset, blocks)| offset.saturating_add(blocks)),
             start: run.map(|(offset, _)| offset),
             run,
             bytes: None,
@@ -270,9 +270,9 @@ impl FileReader {
         let key = *feed.key();
         if self.cache.wait.applies(feed) {
             // One request per missing block up front, instead of one round trip each below.
-            feed.download(offset, Some(offset + blocks));
+            feed.download(offset, Some(offset.saturating_add(blocks)));
         }
-        for index in offset..offset + blocks {
+        for index in offset..offset.saturating_add(blocks) {
             if total >= limit {
                 break;
             }

@@ -1,4 +1,4 @@
-//! Mount resolution: mountable-hypertrie's get, put, delete and iterator (formats.md §4.2),
+//! Mount resolution: mountable-hypertrie's get, put, delete and iterator (docs/formats.md §4.2),
 //! reproduced walk for walk so paths cross mounts exactly as in JS.
 
 use std::sync::Arc;

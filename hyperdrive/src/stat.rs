@@ -1,5 +1,5 @@
 //! [`Stat`]: the value of every file, directory, symlink and mount node (hyperdrive-schemas
-//! 2.0.0, formats.md §5.3).
+//! 2.0.0, docs/formats.md §5.3).
 
 use crate::proto::{Fields, Value, put_bytes, put_uint, put_varint};
 
@@ -308,9 +308,28 @@ impl Stat {
         if !has_mode {
             return Err("stat without a mode");
         }
+        // The author chose these numbers; every reader adds them, so they are checked once here.
+        if stat
+            .offset
+            .checked_add(stat.blocks)
+            .is_none_or(|end| end > MAX_POSITION)
+        {
+            return Err("offset + blocks past any feed's length");
+        }
+        if stat
+            .byte_offset
+            .checked_add(stat.size)
+            .is_none_or(|end| end > MAX_POSITION)
+        {
+            return Err("byte offset + size past any feed's byte length");
+        }
         Ok(stat)
     }
 }
+
+/// Past this no feed position exists: Node's numbers are exact up to 2^53, and hypercore's
+/// block indices stop at 2^52.
+const MAX_POSITION: u64 = 1 << 53;
 
 fn decode_entry(buf: &[u8]) -> Result<(String, Option<Vec<u8>>), &'static str> {
     let mut key = None;
@@ -347,6 +366,43 @@ pub(crate) fn decode_tag(buf: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_that_overflow_or_pass_any_feed_are_refused_at_decode() {
+        let ok = Stat {
+            mode: mode::S_IFREG | mode::DEFAULT_FILE,
+            offset: (1 << 53) - 5,
+            blocks: 5,
+            byte_offset: 1 << 52,
+            size: 1 << 52,
+            ..Stat::default()
+        };
+        assert_eq!(Stat::decode(&ok.encode()), Ok(ok.clone()));
+        for bad in [
+            Stat {
+                offset: u64::MAX - 1,
+                blocks: 5,
+                ..ok.clone()
+            },
+            Stat {
+                offset: 1 << 53,
+                blocks: 1,
+                ..ok.clone()
+            },
+            Stat {
+                byte_offset: u64::MAX,
+                size: 2,
+                ..ok.clone()
+            },
+            Stat {
+                byte_offset: 1 << 53,
+                size: 1,
+                ..ok.clone()
+            },
+        ] {
+            assert!(Stat::decode(&bad.encode()).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn hello_example_from_the_spec() {

@@ -1,4 +1,4 @@
-//! Replays the op log of `shared/spec/vectors/hyperdrive.json` (made by Node hyperdrive
+//! Replays the op log of `tests/vectors/hyperdrive.json` (made by Node hyperdrive
 //! 10.21.0 with a fixed master key and a pinned clock) and checks every block, every file of
 //! the corestore folder and every recorded query result.
 #![allow(clippy::unwrap_used)] // helpers too: a malformed vector file should fail loudly
@@ -15,8 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn vectors() -> Result<Value> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/vectors/hyperdrive.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/hyperdrive.json");
     Ok(serde_json::from_str(&fs::read_to_string(path)?)?)
 }
 

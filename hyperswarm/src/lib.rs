@@ -8,7 +8,9 @@
 //! target the later HyperDHT 5+ (Noise over UDX, compact-encoding), which is
 //! not wire-compatible with the Hyperdrive 10 generation. The protocol is
 //! small (one protobuf message, a few commands), so it is implemented here
-//! from the Node source and the captured traces in `shared/spec/wire`.
+//! from the Node source and traces captured from Node peers (`tests/traces`,
+//! written by `tests/js/traces/swarm.js`; the datagram layout is in
+//! `docs/wire.md`).
 //!
 //! # What works
 //! * [`message`], [`addr`], [`peers_value`]: the datagram codec (`version`

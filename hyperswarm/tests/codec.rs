@@ -1,5 +1,5 @@
-//! The codec against every datagram of the reference traces (made by the
-//! real Node packages) and round-trip properties.
+//! The codec against every datagram of the traces in `tests/traces` (captured from the real
+//! Node packages by `tests/js/traces/swarm.js`) and round-trip properties.
 
 // Helpers outside #[test] fns panic on broken fixtures, like the tests do.
 #![allow(clippy::unwrap_used)]
@@ -14,9 +14,9 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn traces() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/wire/traces");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/traces");
     let mut out = Vec::new();
-    for name in ["swarm-tcp", "swarm-tcp-nomdns", "swarm-utp", "swarm-both"] {
+    for name in ["swarm-tcp", "swarm-utp", "swarm-both"] {
         let p = dir.join(format!("{name}.json"));
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         out.push((name.to_owned(), serde_json::from_str(&text).unwrap()));
@@ -181,7 +181,7 @@ fn announced_record_is_found_in_trace_lookups() {
 
 #[test]
 fn known_bytes() {
-    // PeersInput of an announce, lookup and unannounce (wire.md 4.11)
+    // PeersInput of an announce, lookup and unannounce (docs/wire.md)
     assert_eq!(PeersInput::announce(None).encode(), [0x08, 0x00]);
     assert_eq!(PeersInput::lookup(None).encode(), Vec::<u8>::new());
     assert_eq!(

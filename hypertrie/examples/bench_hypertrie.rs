@@ -1,4 +1,4 @@
-//! The hypertrie workloads of Node's anchor (`shared/bench/js/bench-hypertrie.js`) on
+//! The hypertrie workloads of Node's benchmark (`bench/js/bench-hypertrie.js`) on
 //! [`FileStorage`], printing one JSON line. `cargo xtask bench hypertrie` runs it beside Node.
 //!
 //! ```text

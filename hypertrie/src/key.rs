@@ -1,4 +1,4 @@
-//! Keys and their paths (formats.md §3.4): normalising, splitting into segments, and the 2-bit
+//! Keys and their paths (docs/formats.md §3.4): normalising, splitting into segments, and the 2-bit
 //! path values taken from each segment's SipHash-2-4.
 
 use siphasher::sip::SipHasher24;
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn path_values() {
-        // formats.md §3.4: 'a' → 0,1,2,0,1,2,0,2,2,…,4
+        // docs/formats.md §3.4: 'a' → 0,1,2,0,1,2,0,2,2,…,4
         let p = KeyPath::new("a", false);
         assert_eq!(p.len(), 34);
         let head: Vec<u8> = (0..9).map(|i| p.path(i)).collect();

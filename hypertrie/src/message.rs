@@ -1,6 +1,7 @@
 //! The two protobuf messages of a hypertrie feed, written exactly as `protocol-buffers@4` does
-//! (formats.md §0.3, §3.2, §3.3): fields in tag order, and the numeric fields JS always carries
-//! (`seq`, `flags`) written even when zero. prost drops zero-valued fields, hence a hand codec.
+//! (docs/formats.md §0.3, §3.2, §3.3): fields in tag order, and the numeric fields JS always
+//! carries (`seq`, `flags`) written even when zero. prost drops zero-valued fields, hence a hand
+//! codec.
 
 use crate::varint;
 
@@ -220,7 +221,7 @@ mod tests {
 
     #[test]
     fn node_bytes_match_js() {
-        // formats.md §7.1: block 1 of the main vector, `put('a', 'v0:a')`.
+        // docs/formats.md §7.1: block 1 of the main vector, `put('a', 'v0:a')`.
         let bytes = encode_node("a", Some(b"v0:a"), &[0], 1, 0);
         assert_eq!(hex::encode(&bytes), "0a0161120476303a611a010020012800");
         // The reset node: no value field at all.

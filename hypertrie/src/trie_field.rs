@@ -1,4 +1,4 @@
-//! The `trie` field: each node's compressed pointers to older nodes (formats.md §3.5).
+//! The `trie` field: each node's compressed pointers to older nodes (docs/formats.md §3.5).
 //!
 //! Position `i` holds a bucket of seqs indexed by path value `v` (0..=4), with collision
 //! overflow at `v+5`, `v+10`, …; seq 0 means empty. Encoded as

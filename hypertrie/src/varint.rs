@@ -1,4 +1,4 @@
-//! Unsigned LEB128 varints, as the `varint` npm module writes them (formats.md §0.2).
+//! Unsigned LEB128 varints, as the `varint` npm module writes them (docs/formats.md §0.2).
 
 /// Appends `n` as a varint: 7 bits per byte, least significant group first.
 pub(crate) fn encode(mut n: u64, out: &mut Vec<u8>) {

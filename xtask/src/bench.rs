@@ -1,6 +1,6 @@
 //! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [--rounds N]
-//! [--quick]`: our benchmarks beside Node's anchors (`shared/bench/js`), in one invocation, so both sides see
-//! the same machine at the same time (`--quick`: scaled-down workloads where a module has
+//! [--quick]`: our benchmarks beside Node's (`bench/js`, run with the packages of tests/js), in
+//! one invocation, so both sides see the same machine at the same time (`--quick`: scaled-down workloads where a module has
 //! them, for a smoke run). Each prints a table (medians over the rounds, with min-max) and one
 //! JSON line of ratios (ddrive / Node) and raw medians.
 

@@ -1,7 +1,9 @@
 //! `cargo xtask`: the project's tasks.
 //!
-//! - `cargo xtask test`: installs the pinned Node reference stack (tests/js) and runs every test,
-//!   interop included.
+//! - `cargo xtask test`: installs the pinned Node reference stack (tests/js), checks that
+//!   tests/vectors is what its generator writes, and runs every test, interop included.
+//! - `cargo xtask vectors [--check]`: rewrites tests/vectors with the Node packages, or checks
+//!   that the committed files are what they would write.
 //! - `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication]`: runs our benchmarks
 //!   and Node's anchors side by side and prints a table and one JSON line of ratios per
 //!   benchmark.
@@ -10,6 +12,7 @@
 
 mod bench;
 mod test;
+mod vectors;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -31,7 +34,8 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
-        _ => bail!("usage: cargo xtask <test|bench [hypercore]>"),
+        Some("vectors") => vectors::run(&args[1..]),
+        _ => bail!("usage: cargo xtask <test|vectors [--check]|bench [hypercore]>"),
     }
 }
 

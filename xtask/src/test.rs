@@ -1,5 +1,6 @@
 //! `cargo xtask test [cargo test args]`: installs the pinned Node reference stack in tests/js,
-//! then runs every test of the workspace with the interop tests turned on.
+//! checks that tests/vectors is what its generator writes (`cargo xtask vectors --check`), then
+//! runs every test of the workspace with the interop tests turned on.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -8,20 +9,8 @@ use anyhow::{Context, Result};
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let root = crate::root();
-    let js = root.join("tests/js");
-    if installed(&js) {
-        println!("xtask: tests/js/node_modules is up to date");
-    } else {
-        // `npm ci` installs exactly the lock file's versions; without a lock, `npm install`
-        // pins by package.json (exact versions plus the noise-protocol override).
-        let install = if js.join("package-lock.json").exists() {
-            "ci"
-        } else {
-            "install"
-        };
-        crate::sh(&js, "npm", &[install, "--no-audit", "--no-fund"])
-            .context("installing the Node reference stack (needs Node.js 18+ and npm)")?;
-    }
+    install_node_stack(&root)?;
+    crate::vectors::check(&root)?;
     let features = interop_features(&root)?;
     println!("xtask: interop features: {features}");
     // Every test binary runs even after one fails, so a CI log shows all failures at once.
@@ -34,6 +23,24 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     ];
     cargo.extend(args.iter().map(String::as_str));
     crate::sh(&root, "cargo", &cargo)
+}
+
+/// `npm ci` in tests/js unless node_modules is already what the manifests say.
+pub(crate) fn install_node_stack(root: &Path) -> Result<()> {
+    let js = root.join("tests/js");
+    if installed(&js) {
+        println!("xtask: tests/js/node_modules is up to date");
+        return Ok(());
+    }
+    // `npm ci` installs exactly the lock file's versions; without a lock, `npm install`
+    // pins by package.json (exact versions plus the noise-protocol override).
+    let install = if js.join("package-lock.json").exists() {
+        "ci"
+    } else {
+        "install"
+    };
+    crate::sh(&js, "npm", &[install, "--no-audit", "--no-fund"])
+        .context("installing the Node reference stack (needs Node.js 18+ and npm)")
 }
 
 /// `pkg/interop` for every workspace member that declares an `interop` feature, so a crate that

@@ -1,6 +1,6 @@
 //! Opening a feed: keys, headers, the bitfield, and the length a crash left us.
 
-use super::{Feed, read_node, read_signature};
+use super::{Feed, Tracked, read_node, read_signature};
 use crate::bitfield::{Bitfield, DEFAULT_PAGE_SIZE};
 use crate::crypto::{self, KeyPair, PublicKey, SecretKey};
 use crate::error::{Error, Result};
@@ -142,7 +142,9 @@ impl<S: Storage> FeedBuilder<S> {
             (None, None) => return Err(Error::NotFound),
         };
 
-        // JS rewrites the three headers on every open.
+        // JS rewrites the three headers on every open. New files make the next flush sync.
+        let mut fresh =
+            storage.len(Store::Tree).map_err(Error::io(Store::Tree))? < header::HEADER_LEN;
         let page_header = u16::try_from(page_size).unwrap_or(u16::MAX);
         write(
             &mut storage,
@@ -152,21 +154,23 @@ impl<S: Storage> FeedBuilder<S> {
         )?;
         write(&mut storage, Store::Signatures, 0, &header::signatures())?;
         write(&mut storage, Store::Tree, 0, &header::tree())?;
-        // Secret before public key: a crash between them leaves no key, so the next open starts
-        // over instead of finding a public key without its secret.
+        // Secret before public key, synced in between: a crash then never leaves a public key
+        // without its secret, so the next open starts over or keeps the writer's identity.
         if let Some(pair) = &key_pair
             && store_secret_key
             && (generated || stored_secret.as_ref() != Some(&pair.secret))
         {
             write(&mut storage, Store::SecretKey, 0, pair.secret.as_bytes())?;
+            storage.sync().map_err(Error::io(Store::SecretKey))?;
         }
         if generated || file_key != Some(key) {
             write(&mut storage, Store::Key, 0, key.as_bytes())?;
+            fresh = true;
         }
 
         let bitfield = Bitfield::new(page_size, pages);
         let mut feed = Feed {
-            storage,
+            storage: Tracked::new(storage, fresh),
             key,
             key_pair,
             length: 0,
@@ -208,7 +212,11 @@ impl<S: Storage> Feed<S> {
             if length > 0 && (length < tree_length || !Bits::get(&self.bitfield, 2 * length - 2)) {
                 self.mark_tree(length);
             }
-            self.flush_bitfield()?;
+            // Cut bits must be durable before appends overwrite what they claimed; bits put
+            // back wait for the next flush like any other.
+            if length < tree_length {
+                self.flush()?;
+            }
         }
         self.length = length;
         self.live = live;
@@ -312,15 +320,24 @@ impl<S: Storage> Feed<S> {
         if length < tree_length {
             index::truncate(&mut self.bitfield, 2 * length);
         }
-        let data_bits = self.bitfield.pager.len() as u64 * 8 * 1024;
-        for i in length..data_bits {
-            if self.bitfield.get(i) {
-                self.bitfield.set(i, false);
+        // Only allocated pages can hold a set bit: the pager's length may be far larger.
+        let pages: Vec<u64> = self
+            .bitfield
+            .pager
+            .allocated_pages()
+            .map(|p| p as u64)
+            .collect();
+        for page in pages {
+            let (data_bits, tree_bits) = (8 * 1024, 8 * 2048);
+            for i in (page * data_bits).max(length)..(page + 1) * data_bits {
+                if self.bitfield.get(i) {
+                    self.bitfield.set(i, false);
+                }
             }
-        }
-        for i in 2 * length..self.bitfield.tree_len() {
-            if Bits::get(&self.bitfield, i) {
-                self.bitfield.put(i, false);
+            for i in (page * tree_bits).max(2 * length)..(page + 1) * tree_bits {
+                if Bits::get(&self.bitfield, i) {
+                    self.bitfield.put(i, false);
+                }
             }
         }
     }

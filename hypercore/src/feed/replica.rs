@@ -317,7 +317,8 @@ impl<S: Storage> Feed<S> {
     }
 
     /// Writes verified blocks, their nodes and signatures (tree, then data, then signatures,
-    /// each in as few writes as the offsets allow), then the bits that make them count.
+    /// each in as few writes as the offsets allow), then sets the bits that make them count
+    /// (written at the next flush).
     fn store(&mut self, blocks: &[PutBlock<'_>], verified: &[Verified]) -> Result<()> {
         if verified.is_empty() {
             return Ok(());
@@ -383,7 +384,8 @@ impl<S: Storage> Feed<S> {
                 self.bitfield.set(v.index, true);
             }
         }
-        self.flush_bitfield()
+        // The bits reach the disk at the next flush, after what they claim.
+        Ok(())
     }
 
     /// Whether tree node `i` is stored or was proved earlier in the batch.

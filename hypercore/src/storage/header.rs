@@ -1,4 +1,4 @@
-//! The 32-byte header of the `tree`, `signatures` and `bitfield` files (formats.md §2.1).
+//! The 32-byte header of the `tree`, `signatures` and `bitfield` files (docs/formats.md §2.1).
 
 /// Bytes in every header.
 pub(crate) const HEADER_LEN: u64 = 32;

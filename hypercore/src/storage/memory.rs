@@ -49,11 +49,21 @@ impl Storage for MemoryStorage {
     fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> io::Result<()> {
         let start = usize::try_from(offset)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
+        let end = start
+            .checked_add(data.len())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
         let file = self.files.entry(store).or_default();
-        if file.len() < start + data.len() {
-            file.resize(start + data.len(), 0);
+        if file.len() < end {
+            // An offset far out (a bitfield page of a block near 2^52) must fail, not abort.
+            file.try_reserve_exact(end - file.len()).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    format!("{} would need {end} bytes in memory", store.file_name()),
+                )
+            })?;
+            file.resize(end, 0);
         }
-        file[start..start + data.len()].copy_from_slice(data);
+        file[start..end].copy_from_slice(data);
         Ok(())
     }
 

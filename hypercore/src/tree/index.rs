@@ -194,7 +194,7 @@ pub(crate) fn proof(bits: &impl Bits, index: u64, digest: u64, hash: bool) -> Op
 }
 
 /// The compact description of which nodes we hold around `index` (`TreeIndex.digest`), sent in
-/// requests so the remote leaves those nodes out of its proof (wire.md §3).
+/// requests so the remote leaves those nodes out of its proof (docs/wire.md §3).
 pub(crate) fn digest(bits: &impl Bits, index: u64) -> u64 {
     if bits.get(index) {
         return 1;

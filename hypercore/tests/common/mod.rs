@@ -11,16 +11,10 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// `<workspace>/../shared/spec/vectors`, where CI keeps the vectors made by the Node packages.
+/// `<workspace>/tests/vectors`: the vectors the pinned Node packages wrote
+/// (`tests/js/vectors/gen.js`, checked by `cargo xtask vectors --check`).
 pub fn vectors_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/vectors");
-    assert!(
-        dir.is_dir(),
-        "spec vectors not found at {}: the tests need the `shared/` folder checked out beside the \
-         repository (shared/spec/vectors/*.json)",
-        dir.display()
-    );
-    dir
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
 }
 
 /// One vectors file, parsed.
@@ -109,8 +103,9 @@ impl Snapshot for FileStorage {
     }
 }
 
-/// Files of a feed's storage.
-pub fn files<S: Storage + Snapshot>(feed: &Feed<S>) -> Result<BTreeMap<String, Vec<u8>>> {
+/// Files of a feed's storage, flushed first: the bitfield pages reach the files at a flush.
+pub fn files<S: Storage + Snapshot>(feed: &mut Feed<S>) -> Result<BTreeMap<String, Vec<u8>>> {
+    feed.flush()?;
     feed.storage().snapshot()
 }
 

@@ -1,4 +1,4 @@
-//! Batch (formats.md §3.9): puts and deletes applied in order against the nodes made so far,
+//! Batch (docs/formats.md §3.9): puts and deletes applied in order against the nodes made so far,
 //! then appended with one hypercore append (one signature).
 
 use crate::error::{Error, Result};

@@ -1,6 +1,6 @@
-//! Delete (formats.md §3.8). Hypertrie writes no tombstone: it re-writes the deepest surviving
-//! neighbour of the deleted node (same key, value and flags) with a trie that leaves the
-//! deleted seq out, or a key-`''` reset node when nothing survives.
+//! Delete (docs/formats.md §3.8). Hypertrie writes no tombstone: it re-writes the deepest surviving
+//! neighbour of the deleted node (same key, value and flags) with a trie that leaves the deleted
+//! seq out, or a key-`''` reset node when nothing survives.
 
 use crate::error::Result;
 use crate::key::KeyPath;

@@ -1,6 +1,6 @@
-//! Diff (formats.md §3.11): walk two versions of the trie in lock-step, skipping every subtree
-//! both reach through the same seq. Seqs are compared, not values, so a node re-written by a
-//! delete shows up as a change with an equal value, as in JS.
+//! Diff (docs/formats.md §3.11): walk two versions of the trie in lock-step, skipping every subtree
+//! both reach through the same seq. Seqs are compared, not values, so a node re-written by a delete
+//! shows up as a change with an equal value, as in JS.
 
 use crate::error::Result;
 use crate::node::Node;

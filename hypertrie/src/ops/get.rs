@@ -1,4 +1,4 @@
-//! Get (formats.md §3.10): follow the pointers of the key's path from the head.
+//! Get (docs/formats.md §3.10): follow the pointers of the key's path from the head.
 
 use crate::error::Result;
 use crate::key::{KeyPath, terminator};

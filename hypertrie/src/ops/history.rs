@@ -1,4 +1,4 @@
-//! History (formats.md §3.11): the nodes in block order, stopping at the first key-`''` node.
+//! History (docs/formats.md §3.11): the nodes in block order, stopping at the first key-`''` node.
 
 use crate::error::Result;
 use crate::node::Node;

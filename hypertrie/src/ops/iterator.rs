@@ -1,4 +1,4 @@
-//! Iterator / list (formats.md §3.11): a depth-first walk of the hash trie under a prefix.
+//! Iterator / list (docs/formats.md §3.11): a depth-first walk of the hash trie under a prefix.
 //!
 //! The order is JS's: a key before the keys under it, then children by 2-bit path value
 //! 0, 1, 2, 3 (mirrored for `reverse`). It is hash order, not lexicographic.

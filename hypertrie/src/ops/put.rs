@@ -1,4 +1,4 @@
-//! Put (formats.md §3.7): walk the key's path from the head, copying every sibling pointer met
+//! Put (docs/formats.md §3.7): walk the key's path from the head, copying every sibling pointer met
 //! on the way into the new node's trie, and pointing at each node the path leaves behind.
 
 use crate::error::{Error, Result};

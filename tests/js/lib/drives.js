@@ -3,7 +3,7 @@
 // corestore folder, and dump what a drive answers. Every answer is plain JSON in the shapes
 // tests/src/drive_script.rs builds on the Rust side, so the two can be compared as values.
 //
-// The clock is pinned the way shared/spec/vectors/gen.js pins it (a global Date whose
+// The clock is pinned the way tests/js/vectors/gen.js pins it (a global Date whose
 // argument-less constructor and now() return a set instant), except that the instant is set
 // per operation from the script, so Stat times differ between operations yet stay
 // reproducible.
@@ -26,7 +26,7 @@ class PinnedDate extends RealDate {
 }
 global.Date = PinnedDate
 
-// Required after the clock is pinned, as gen.js does.
+// Required after the clock is pinned, as tests/js/vectors/gen.js does.
 const Corestore = require('corestore')
 const hyperdrive = require('hyperdrive')
 const { batchBlocks } = require('./content')

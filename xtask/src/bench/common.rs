@@ -1,4 +1,4 @@
-//! What every side-by-side benchmark shares: where Node's anchors and packages are, building
+//! What every side-by-side benchmark shares: where Node's scripts and packages are, building
 //! our runner, a scratch folder, running a command, reading a run's JSON line, and medians over
 //! the rounds.
 
@@ -11,15 +11,14 @@ use anyhow::{Context, Result, bail};
 /// One run's JSON line: numbers by key (strings and nested values are skipped).
 pub(crate) type Figures = BTreeMap<String, f64>;
 
-/// `<workspace>/../shared/bench/js`, where Node's anchor scripts live (read-only), checked to
-/// hold `script`.
-pub(crate) fn anchors_dir(root: &Path, script: &str) -> Result<PathBuf> {
-    let js = root.join("../shared/bench/js");
+/// `<workspace>/bench/js`, where the Node side of every benchmark lives, checked to hold
+/// `script`. The scripts use the pinned packages of tests/js (`ensure_node_modules`).
+pub(crate) fn node_scripts_dir(root: &Path, script: &str) -> Result<PathBuf> {
+    let js = root.join("bench/js");
     if !js.join(script).is_file() {
         bail!(
-            "Node's anchor benchmarks are not at {} (expected the shared folder beside the \
-             workspace, holding bench/js/{script})",
-            js.display()
+            "the Node benchmark script bench/js/{script} is missing under {}",
+            root.display()
         );
     }
     Ok(js.canonicalize()?)
@@ -262,12 +261,33 @@ mod tests {
     }
 
     #[test]
-    fn missing_shared_folder_is_a_clear_error() {
+    fn missing_script_is_a_clear_error() {
         let root = std::env::temp_dir().join("ddrive-xtask-no-such-workspace/main");
-        let err = anchors_dir(&root, "bench-hypercore.js").expect_err("no shared folder there");
+        let err = node_scripts_dir(&root, "bench-hypercore.js").expect_err("no scripts there");
         let msg = format!("{err:#}");
-        assert!(msg.contains("bench-hypercore.js"), "{msg}");
-        assert!(msg.contains("shared"), "{msg}");
+        assert!(msg.contains("bench/js/bench-hypercore.js"), "{msg}");
+    }
+
+    #[test]
+    fn the_repository_holds_every_node_script_the_benches_run() {
+        let root = crate::root();
+        for script in [
+            "bench-hypercore.js",
+            "bench-hypertrie.js",
+            "bench-hyperdrive.js",
+            "bench-open.js",
+            "open/setup.js",
+            "open/child.js",
+            "repl/setup.js",
+            "repl/seed.js",
+            "repl/clone.js",
+        ] {
+            let dir = node_scripts_dir(&root, script).expect("script in bench/js");
+            assert!(
+                dir.starts_with(root.canonicalize().expect("root")),
+                "{script}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `cargo xtask bench hypercore`: hypercore@9 against our feed.
 //!
-//! Each round runs Node's `shared/bench/js/bench-hypercore.js` and our `bench_hypercore` runner
+//! Each round runs Node's `bench/js/bench-hypercore.js` and our `bench_hypercore` runner
 //! (built `--release`) on the same workloads, alternating which goes first (the first writer of
 //! a round pays for fresh page-cache pages on this VM). Our runner also hashes the blocks it
 //! appended with plain BLAKE2b-256 (blake2b_simd, one thread) right after appending them, so
@@ -14,11 +14,11 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::common::{
-    Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, node_version, num,
-    output, parse_last_line, print_table_head, print_table_row, verdict,
+    Figures, Scratch, Stat, build_example, ensure_node_modules, node_scripts_dir, node_version,
+    num, output, parse_last_line, print_table_head, print_table_row, verdict,
 };
 
-/// Node's arguments in RESULTS.md: 100k x 1 KiB in batches of 1000, 10k gets, 10k single appends.
+/// Node's full-size arguments: 100k x 1 KiB in batches of 1000, 10k gets, 10k single appends.
 const SMALL: [&str; 5] = ["100000", "1024", "1000", "10000", "10000"];
 /// 4096 x 64 KiB, one block per append call; no gets, no single appends (Node's script has no
 /// such line, so it runs a second time with these arguments).
@@ -29,7 +29,7 @@ const LARGE_BATCHED: [&str; 5] = ["4096", "65536", "16", "0", "0"];
 /// Runs the hypercore benchmark `rounds` times on each side and prints the table and ratios.
 pub(crate) fn run(rounds: usize) -> Result<()> {
     let root = crate::root();
-    let js = anchors_dir(&root, "bench-hypercore.js")?;
+    let js = node_scripts_dir(&root, "bench-hypercore.js")?;
     let node_modules = ensure_node_modules(&root, "hypercore")?;
     let runner = build_example(&root, "hypercore", "bench_hypercore")?;
     let scratch = Scratch::new("hypercore")?;

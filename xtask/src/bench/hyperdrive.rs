@@ -1,6 +1,6 @@
 //! `cargo xtask bench hyperdrive [--rounds N] [--quick]`: hyperdrive@10 against our drive.
 //!
-//! Each round runs Node's `shared/bench/js/bench-hyperdrive.js` and our `bench_hyperdrive
+//! Each round runs Node's `bench/js/bench-hyperdrive.js` and our `bench_hyperdrive
 //! drive` runner (built `--release`) on the same workloads, alternating which goes first, then
 //! the open-time benchmark: Node's `bench-open.js` (its own fresh `node` processes) and our
 //! runner's `open` mode as fresh processes, stat'ing the same random files. Both sides' many-file
@@ -18,8 +18,8 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::common::{
-    Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, node_version, num,
-    output, parse_last_line, print_table_head, print_table_row, verdict,
+    Figures, Scratch, Stat, build_example, ensure_node_modules, node_scripts_dir, node_version,
+    num, output, parse_last_line, print_table_head, print_table_row, verdict,
 };
 
 /// The workload sizes of one invocation.
@@ -32,7 +32,7 @@ struct Sizes {
     open_reps: usize,
 }
 
-/// RESULTS.md's arguments: `node bench-hyperdrive.js 10000 1024 100 1024 64`,
+/// The full-size arguments: `node bench-hyperdrive.js 10000 1024 100 1024 64`,
 /// `node bench-open.js 100000 5`.
 const FULL: Sizes = Sizes {
     drive: ["10000", "1024", "100", "1024", "64"],
@@ -51,7 +51,7 @@ const QUICK: Sizes = Sizes {
 pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
     let sizes = if quick { &QUICK } else { &FULL };
     let root = crate::root();
-    let js = anchors_dir(&root, "bench-hyperdrive.js")?;
+    let js = node_scripts_dir(&root, "bench-hyperdrive.js")?;
     let node_modules = ensure_node_modules(&root, "hyperdrive")?;
     let runner = build_example(&root, "hyperdrive", "bench_hyperdrive")?;
     let scratch = Scratch::new("hyperdrive")?;

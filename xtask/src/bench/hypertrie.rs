@@ -1,4 +1,4 @@
-//! `cargo xtask bench hypertrie [--rounds N]`: Node's `shared/bench/js/bench-hypertrie.js`
+//! `cargo xtask bench hypertrie [--rounds N]`: Node's `bench/js/bench-hypertrie.js`
 //! beside our `bench_hypertrie` runner (built `--release`), on the same workloads in the same
 //! invocation, so both sides see the same machine at the same time.
 //!
@@ -11,8 +11,8 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::common::{
-    Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, node_version, num,
-    output, parse_last_line, print_table_head, print_table_row,
+    Figures, Scratch, Stat, build_example, ensure_node_modules, node_scripts_dir, node_version,
+    num, output, parse_last_line, print_table_head, print_table_row,
 };
 
 /// One table row: `key` in both runs' lines (or derived), and the target on ddrive / Node.
@@ -80,7 +80,7 @@ const METRICS: &[Metric] = &[
 /// Runs the hypertrie benchmark `rounds` times on each side and prints the table and ratios.
 pub(crate) fn run(rounds: usize) -> Result<()> {
     let root = crate::root();
-    let js = anchors_dir(&root, "bench-hypertrie.js")?;
+    let js = node_scripts_dir(&root, "bench-hypertrie.js")?;
     let node_modules = ensure_node_modules(&root, "hypertrie")?;
     let runner = build_example(&root, "hypertrie", "bench_hypertrie")?;
     let scratch = Scratch::new("hypertrie")?;

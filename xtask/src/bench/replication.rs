@@ -1,8 +1,7 @@
 //! `cargo xtask bench replication [--rounds N] [--quick]`: drive replication over loopback
 //! TCP between Node hyperdrive@10 and ddrive, in all four seeder -> clone pairs.
 //!
-//! Node's side is `shared/bench/js/repl/{setup,seed,clone}.js` (what `bench-replication.js`
-//! runs), ours the `bench_replication` example (built `--release`), which takes the same
+//! Node's side is `bench/js/repl/{setup,seed,clone}.js`, ours the `bench_replication` example (built `--release`), which takes the same
 //! arguments and prints the same JSON lines, so either clone runs against either seeder:
 //! Node -> Node, ddrive -> ddrive, ddrive -> Node and Node -> ddrive (seeder -> clone). Each
 //! pair and mode is a fresh seeder process and a fresh clone process: a full clone of 10k x
@@ -22,7 +21,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use super::common::{
-    Figures, Scratch, Stat, anchors_dir, build_example, ensure_node_modules, last_json_line,
+    Figures, Scratch, Stat, build_example, ensure_node_modules, last_json_line, node_scripts_dir,
     node_version, num, output, parse_last_line,
 };
 
@@ -141,7 +140,7 @@ impl Runner {
 pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
     let (files, big_mib) = if quick { (10_000, 32) } else { (10_000, 256) };
     let root = crate::root();
-    let js = anchors_dir(&root, "repl/clone.js")?;
+    let js = node_scripts_dir(&root, "repl/clone.js")?;
     let node_modules = ensure_node_modules(&root, "hyperdrive")?;
     let ours = build_example(&root, "hyperdrive", "bench_replication")?;
     let scratch = Scratch::new("replication")?;

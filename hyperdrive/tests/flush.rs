@@ -1,0 +1,39 @@
+//! Durability: a drive's flush (and a descriptor's fsync) leaves nothing of its feeds unsynced.
+
+use std::sync::Arc;
+
+use anyhow::{Result, ensure};
+use corestore::Corestore;
+use hyperdrive::{Drive, DriveOptions, WriteOptions, parse_flags};
+
+fn pending(drive: &Drive) -> bool {
+    let content = drive.content_feed().is_some_and(|f| f.lock().needs_flush());
+    content || drive.metadata_feed().lock().needs_flush()
+}
+
+#[test]
+fn flush_and_fsync_make_the_drive_durable() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(Corestore::open(dir.path())?);
+    let drive = Drive::create(store.clone(), DriveOptions::default())?;
+    drive.write_file("/a", b"hello", &WriteOptions::default())?;
+    ensure!(pending(&drive), "a write left nothing to flush");
+    drive.flush()?;
+    ensure!(!pending(&drive), "flush left the drive's feeds unsynced");
+
+    let fd = drive.open_fd("/b", parse_flags("w")?)?;
+    drive.write_fd(fd, b"through a descriptor", None)?;
+    drive.fsync(fd)?;
+    ensure!(!pending(&drive), "fsync left the drive's feeds unsynced");
+    drive.close_fd(fd)?;
+
+    // What was flushed is there when the store opens again.
+    drop(drive);
+    store.close()?;
+    drop(store);
+    let store = Arc::new(Corestore::open(dir.path())?);
+    let drive = Drive::create(store, DriveOptions::default())?;
+    ensure!(drive.read_file("/a")? == b"hello");
+    ensure!(drive.read_file("/b")? == b"through a descriptor");
+    Ok(())
+}
