@@ -1,0 +1,180 @@
+//! [`MultiDrive`]: the members, the primary and the writer.
+
+use std::fmt;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use hypercore::PublicKey;
+use hyperdrive::Drive;
+use tokio::sync::watch;
+
+use crate::clock::VersionVector;
+use crate::error::{Error, Result};
+use crate::resolve::{NewestCtime, Resolver};
+
+/// A union of hyperdrives read as one and written through one (see the crate docs).
+///
+/// Cheap to clone: clones share the member list and the resolver.
+#[derive(Clone)]
+pub struct MultiDrive {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) primary: Drive,
+    pub(crate) members: RwLock<Vec<Drive>>,
+    pub(crate) resolver: RwLock<Arc<dyn Resolver>>,
+    /// Bumped on every membership change, so watchers pick up drives added later.
+    pub(crate) generation: watch::Sender<u64>,
+    /// A union of checkouts never writes.
+    pub(crate) read_only: bool,
+}
+
+impl fmt::Debug for MultiDrive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultiDrive")
+            .field("key", self.key())
+            .field("members", &self.members().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A lock that a panicking holder poisoned still guards a consistent list (every change is
+/// one push, remove or swap), so the data is used as is.
+fn read<T: ?Sized>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl MultiDrive {
+    /// A union whose first member and primary is `primary` (it gives the key, the discovery
+    /// key and the peers; its corestore is what replication runs on).
+    pub fn new(primary: Drive) -> Self {
+        Self::build(primary.clone(), vec![primary], false)
+    }
+
+    pub(crate) fn build(primary: Drive, members: Vec<Drive>, read_only: bool) -> Self {
+        MultiDrive {
+            inner: Arc::new(Inner {
+                primary,
+                members: RwLock::new(members),
+                resolver: RwLock::new(Arc::new(NewestCtime)),
+                generation: watch::channel(0).0,
+                read_only,
+            }),
+        }
+    }
+
+    /// The primary drive.
+    pub fn primary(&self) -> &Drive {
+        &self.inner.primary
+    }
+
+    /// The primary's key: the union's key.
+    pub fn key(&self) -> &PublicKey {
+        self.inner.primary.key()
+    }
+
+    /// The primary's discovery key.
+    pub fn discovery_key(&self) -> [u8; 32] {
+        self.inner.primary.discovery_key()
+    }
+
+    /// Adds `drive` after the current members; `false` (and no change) when a member already
+    /// has its key.
+    pub fn add_drive(&self, drive: Drive) -> bool {
+        let added = {
+            let mut members = self
+                .inner
+                .members
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if members.iter().any(|d| d.key() == drive.key()) {
+                false
+            } else {
+                members.push(drive);
+                true
+            }
+        };
+        if added {
+            self.inner.generation.send_modify(|g| *g += 1);
+        }
+        added
+    }
+
+    /// Removes the member with key `key` (the primary included: it still names the union);
+    /// the removed drive, if it was a member.
+    pub fn remove_drive(&self, key: &PublicKey) -> Option<Drive> {
+        let removed = {
+            let mut members = self
+                .inner
+                .members
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let i = members.iter().position(|d| d.key() == key)?;
+            members.remove(i)
+        };
+        self.inner.generation.send_modify(|g| *g += 1);
+        Some(removed)
+    }
+
+    /// The member with key `key`.
+    pub fn drive(&self, key: &PublicKey) -> Option<Drive> {
+        read(&self.inner.members)
+            .iter()
+            .find(|d| d.key() == key)
+            .cloned()
+    }
+
+    /// Whether a member has key `key`.
+    pub fn has_drive(&self, key: &PublicKey) -> bool {
+        self.drive(key).is_some()
+    }
+
+    /// The members, in insertion order (the order ties are broken by).
+    pub fn members(&self) -> Vec<Drive> {
+        read(&self.inner.members).clone()
+    }
+
+    /// The writer: the first member, in insertion order, that can write (`None` for a union
+    /// of read-only drives or of checkouts).
+    pub fn writer(&self) -> Option<Drive> {
+        if self.inner.read_only {
+            return None;
+        }
+        read(&self.inner.members)
+            .iter()
+            .find(|d| d.writable())
+            .cloned()
+    }
+
+    /// Whether there is a writer.
+    pub fn writable(&self) -> bool {
+        self.writer().is_some()
+    }
+
+    pub(crate) fn require_writer(&self) -> Result<Drive> {
+        self.writer().ok_or(Error::NoWriter)
+    }
+
+    /// Replaces how concurrent versions of a path are ordered (default [`NewestCtime`]).
+    pub fn set_resolver(&self, resolver: Arc<dyn Resolver>) {
+        *self
+            .inner
+            .resolver
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = resolver;
+    }
+
+    pub(crate) fn resolver(&self) -> Arc<dyn Resolver> {
+        Arc::clone(&read(&self.inner.resolver))
+    }
+
+    /// What a write made now has seen: every member's current version.
+    pub fn version_vector(&self) -> VersionVector {
+        let mut v = VersionVector::new();
+        for d in read(&self.inner.members).iter() {
+            v.set(*d.key().as_bytes(), d.version());
+        }
+        v
+    }
+}
