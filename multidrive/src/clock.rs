@@ -34,6 +34,11 @@ impl VersionVector {
         self.0.get(drive).copied().unwrap_or(0)
     }
 
+    /// `drive`'s entry, if the vector has one.
+    pub fn entry(&self, drive: &[u8; 32]) -> Option<u64> {
+        self.0.get(drive).copied()
+    }
+
     /// Whether the write had seen block `seq` of `drive`.
     pub fn saw(&self, drive: &[u8; 32], seq: u64) -> bool {
         self.get(drive) > seq

@@ -28,11 +28,19 @@ pub struct Version {
 }
 
 impl Version {
+    /// Where the version was written in its member's metadata feed: the member's own entry in
+    /// the stamp (the feed length just before the write, which stays right when a later
+    /// deletion in the member re-puts this node elsewhere, as hypertrie deletions do to a
+    /// neighbour), else the node's current index.
+    pub fn origin(&self) -> Option<u64> {
+        self.clock.entry(self.drive.as_bytes()).or(self.seq)
+    }
+
     /// Whether this version's write had seen `other` (so it supersedes it, whatever the
     /// clocks say).
     pub fn saw(&self, other: &Version) -> bool {
         other
-            .seq
+            .origin()
             .is_some_and(|seq| self.clock.saw(other.drive.as_bytes(), seq))
     }
 
@@ -115,6 +123,26 @@ fn version_of(drive: &Drive, index: usize, path: &str) -> Result<Option<Version>
     }
 }
 
+/// Whether `v`'s write had seen tombstone `m` (held by member `holder`): the vector covers
+/// the node's current place, or the holder, at the version `v` had seen of it, held the same
+/// record. (A deletion in the holder may re-put the tombstone's node further on, so the
+/// index alone can under-report; tombstones carry no stamp of their own, their bytes being
+/// multi-hyperdrive's.)
+fn saw_mark(v: &Version, holder: &Drive, m: &Mark, path: &str) -> Result<bool> {
+    let seen = v.clock.get(m.drive.as_bytes());
+    if seen == 0 {
+        return Ok(false);
+    }
+    if seen > m.seq {
+        return Ok(true);
+    }
+    let then = holder
+        .checkout(seen)
+        .hidden_get(&tombstone_key(path))?
+        .and_then(|(bytes, _)| Tombstone::decode(&bytes).ok());
+    Ok(then == Some(m.tombstone))
+}
+
 impl MultiDrive {
     /// The tombstone that decides `path` (normalised): the newest by timestamp across the
     /// members, ties to the member added first. (multi-hyperdrive lets whichever member it
@@ -164,10 +192,18 @@ impl MultiDrive {
         let active = mark.as_ref().filter(|m| m.tombstone.active);
         let live: Vec<Version> = match active {
             // An active tombstone hides every version whose write had not seen it.
-            Some(m) => all
-                .into_iter()
-                .filter(|v| v.clock.saw(m.drive.as_bytes(), m.seq))
-                .collect(),
+            Some(m) => {
+                let holder = members.iter().find(|d| d.key() == &m.drive);
+                let mut live = Vec::with_capacity(all.len());
+                for v in all {
+                    if let Some(d) = holder
+                        && saw_mark(&v, d, m, path)?
+                    {
+                        live.push(v);
+                    }
+                }
+                live
+            }
             None => all,
         };
         let mut heads: Vec<Version> = live

@@ -91,11 +91,14 @@ impl MultiDrive {
         Ok(())
     }
 
+    /// Writes a tombstone in the writer, stamped *now* but always after the newest one any
+    /// member has for the path: the new record must decide (newest wins) even when the
+    /// writer's clock lags another member's, and must differ from the record it replaces.
     fn set_tombstone(&self, writer: &Drive, path: &str, active: bool) -> Result<()> {
-        let t = Tombstone {
-            active,
-            timestamp: writer.clock().now(),
-        };
+        let newest = self.tombstone_in(&self.members(), path)?;
+        let now = writer.clock().now();
+        let timestamp = newest.map_or(now, |m| now.max(m.tombstone.timestamp.saturating_add(1)));
+        let t = Tombstone { active, timestamp };
         Ok(writer.hidden_put(&tombstone_key(path), &t.encode())?)
     }
 
@@ -264,8 +267,9 @@ impl MultiDrive {
             })?,
             0,
         );
-        let options = self.copy_options(&v.stat)?;
+        // Parents first: the stamp must be taken just before the file's own node.
         self.ensure_dir(&writer, &dirname(&path))?;
+        let options = self.copy_options(&v.stat)?;
         writer.write_file(&path, &data, &options)?;
         Ok(())
     }
