@@ -1,7 +1,8 @@
 //! [`MultiDrive`]: the members, the primary and the writer.
 
 use std::fmt;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use hypercore::PublicKey;
 use hyperdrive::Drive;
@@ -27,6 +28,18 @@ pub(crate) struct Inner {
     pub(crate) generation: watch::Sender<u64>,
     /// A union of checkouts never writes.
     pub(crate) read_only: bool,
+    /// Directories known to exist in the writer (see `ensure_dir`).
+    pub(crate) dirs: Mutex<KnownDirs>,
+}
+
+/// Most directories remembered; the set starts over when full.
+const KNOWN_DIRS: usize = 4096;
+
+/// Directories known to exist in one writer.
+#[derive(Default)]
+pub(crate) struct KnownDirs {
+    writer: Option<PublicKey>,
+    paths: HashSet<String>,
 }
 
 impl fmt::Debug for MultiDrive {
@@ -60,6 +73,7 @@ impl MultiDrive {
                 resolver: RwLock::new(Arc::new(NewestCtime)),
                 generation: watch::channel(0).0,
                 read_only,
+                dirs: Mutex::default(),
             }),
         }
     }
@@ -114,6 +128,7 @@ impl MultiDrive {
             members.remove(i)
         };
         self.inner.generation.send_modify(|g| *g += 1);
+        self.forget_dirs();
         Some(removed)
     }
 
@@ -167,6 +182,37 @@ impl MultiDrive {
 
     pub(crate) fn resolver(&self) -> Arc<dyn Resolver> {
         Arc::clone(&read(&self.inner.resolver))
+    }
+
+    pub(crate) fn dir_known(&self, writer: &Drive, dir: &str) -> bool {
+        let known = self
+            .inner
+            .dirs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.writer.as_ref() == Some(writer.key()) && known.paths.contains(dir)
+    }
+
+    pub(crate) fn remember_dir(&self, writer: &Drive, dir: &str) {
+        let mut known = self
+            .inner
+            .dirs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.writer.as_ref() != Some(writer.key()) || known.paths.len() >= KNOWN_DIRS {
+            known.writer = Some(*writer.key());
+            known.paths.clear();
+        }
+        known.paths.insert(dir.to_owned());
+    }
+
+    pub(crate) fn forget_dirs(&self) {
+        self.inner
+            .dirs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .paths
+            .clear();
     }
 
     /// What a write made now has seen: every member's current version.

@@ -68,12 +68,24 @@ impl MultiDrive {
 
     /// multi-hyperdrive's `ensureDir`: makes `dir` and its missing parents in the writer,
     /// top down (a parent may exist only in another member).
+    ///
+    /// As in JS the deepest level is checked first and the walk stops at the first that
+    /// exists. Directories seen to exist are remembered (a bounded set, forgotten on every
+    /// union delete or rename), because a hyperdrive `exists` of an implicit directory lists
+    /// its children.
     fn ensure_dir(&self, writer: &Drive, dir: &str) -> Result<()> {
-        for level in lineage(dir).into_iter().skip(1) {
-            if !writer.exists(&level)? {
-                writer.mkdir(&level, &self.stamped(&WriteOptions::default())?)?;
+        let levels = lineage(dir);
+        let mut missing_from = levels.len();
+        for (i, level) in levels.iter().enumerate().rev() {
+            if i == 0 || self.dir_known(writer, level) || writer.exists(level)? {
+                break;
             }
+            missing_from = i;
         }
+        for level in &levels[missing_from..] {
+            writer.mkdir(level, &self.stamped(&WriteOptions::default())?)?;
+        }
+        self.remember_dir(writer, dir);
         Ok(())
     }
 
@@ -295,6 +307,7 @@ impl MultiDrive {
     /// directory ([`MultiDrive::rmdir`]).
     pub fn unlink(&self, path: &str) -> Result<()> {
         let writer = self.require_writer()?;
+        self.forget_dirs();
         let path = normalize(path);
         let v = self.winner(&path)?;
         if v.stat.is_directory() {
@@ -313,6 +326,7 @@ impl MultiDrive {
     /// for anything else; the writer's own node goes, and a tombstone hides the others'.
     pub fn rmdir(&self, path: &str) -> Result<()> {
         let writer = self.require_writer()?;
+        self.forget_dirs();
         let path = normalize(path);
         let v = self.winner(&path)?;
         if !v.stat.is_directory() {
@@ -342,6 +356,7 @@ impl MultiDrive {
     /// and tombstones hide what other members still have under `from`.
     pub fn rename(&self, from: &str, to: &str) -> Result<()> {
         let writer = self.require_writer()?;
+        self.forget_dirs();
         let from = normalize(from);
         let to = normalize(to);
         let top = self.winner(&from)?;
@@ -385,6 +400,7 @@ impl MultiDrive {
     /// Unmounts `path` in the writer (other members' mounts stay theirs).
     pub fn unmount(&self, path: &str) -> Result<()> {
         let writer = self.require_writer()?;
+        self.forget_dirs();
         Ok(writer.unmount(&normalize(path))?)
     }
 }
