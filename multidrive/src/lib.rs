@@ -61,12 +61,16 @@
 //! A path resolves in three steps:
 //! 1. **Tombstones.** Each member may hold a tombstone for the path; the newest by timestamp
 //!    decides (ties: the member added first). If it is active, every version whose write had
-//!    not seen it (below) is hidden.
+//!    not seen it (below) is hidden: a write concurrent with a delete stays hidden until a
+//!    write that saw the delete (and so erased it) comes.
 //! 2. **Causal order.** Every write through a union records in the new Stat's metadata, under
 //!    [`CLOCK_KEY`] (`ddrive.clock`; Node keeps the key and ignores it), the
 //!    [`VersionVector`] of member versions it had seen. A version whose vector covers another
 //!    version's node (its feed index in its member) saw it and supersedes it, whatever the
-//!    clocks say. The versions nobody saw are the heads.
+//!    clocks say. A version's place is its member's own entry in its vector (the feed length
+//!    just before the write), not the node's current index: a hypertrie deletion re-puts a
+//!    neighbouring node further on, which would otherwise make a seen version look unseen.
+//!    The versions nobody saw are the heads.
 //! 3. **Concurrent heads** are ordered by the [`Resolver`] ([`MultiDrive::set_resolver`]);
 //!    the default [`NewestCtime`] is multi-hyperdrive's `compareStats`: newer `ctime` first,
 //!    ties to the member added first. Versions Node wrote carry no vector, so among them
@@ -90,7 +94,12 @@
 //! [`MultiDrive::unlink`] and [`MultiDrive::rmdir`] write an active tombstone in the writer
 //! when another member still has the path, then remove the writer's own node. Every write
 //! erases (writes an inactive tombstone over) each active tombstone on the path and its
-//! parents, from `/` down, as multi-hyperdrive does.
+//! parents, from `/` down, as multi-hyperdrive does. A new record is stamped with the writer's
+//! clock, but always after the newest record any member has for the path, so a lagging clock
+//! cannot lose its own delete or erase (with clocks that move forward, the bytes are
+//! multi-hyperdrive's). Whether a version had seen a tombstone is read from the member's
+//! history: the tombstone's holder, at the version the write had seen of it, held the same
+//! record.
 //!
 //! # Versions and diff
 //! A union's version ([`UnionVersion`]) is the vector of its members' versions in member
@@ -127,6 +136,15 @@
 //! - Tombstones carry no version vector (their bytes are multi-hyperdrive's), so tombstone
 //!   against tombstone is by timestamp; a write that saw a tombstone still wins over it.
 //! - `truncate` of another member's file copies it whole through memory.
+//! - A delete concurrent with a write is not listed by [`MultiDrive::conflicts`] (the delete
+//!   wins, as in multi-hyperdrive).
+//! - Directories the union made or saw in the writer are remembered (up to 4,096, forgotten on
+//!   every union delete, rename or unmount), since hyperdrive's `exists` of an implicit
+//!   directory lists its children; a directory removed from the writer *outside* the union is
+//!   then not re-made by the next write under it (the write still lands, under an implicit
+//!   directory).
+//! - Only the synchronous API: reads of remote members block their thread while they wait
+//!   for blocks (run them on a blocking pool from async code).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

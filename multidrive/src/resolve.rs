@@ -156,6 +156,9 @@ impl MultiDrive {
         let key = tombstone_key(path);
         let mut best: Option<Mark> = None;
         for d in members {
+            if !self.may_have_tombstones(d)? {
+                continue;
+            }
             let Some((bytes, seq)) = d.hidden_get(&key)? else {
                 continue;
             };

@@ -1,7 +1,7 @@
 //! [`MultiDrive`]: the members, the primary and the writer.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use hypercore::PublicKey;
@@ -30,6 +30,9 @@ pub(crate) struct Inner {
     pub(crate) read_only: bool,
     /// Directories known to exist in the writer (see `ensure_dir`).
     pub(crate) dirs: Mutex<KnownDirs>,
+    /// Per member: the version last checked and whether it holds any tombstone (see
+    /// `may_have_tombstones`); one entry per member.
+    pub(crate) tombstoned: Mutex<HashMap<PublicKey, (u64, bool)>>,
 }
 
 /// Most directories remembered; the set starts over when full.
@@ -74,6 +77,7 @@ impl MultiDrive {
                 generation: watch::channel(0).0,
                 read_only,
                 dirs: Mutex::default(),
+                tombstoned: Mutex::default(),
             }),
         }
     }
@@ -204,6 +208,38 @@ impl MultiDrive {
             known.paths.clear();
         }
         known.paths.insert(dir.to_owned());
+    }
+
+    /// Whether `member` may hold a tombstone: once it has one it keeps that answer (records
+    /// are overwritten, never deleted, by unions); while it has none, each new version is
+    /// checked once. Reads then skip the per-path lookups in members that never had one.
+    pub(crate) fn may_have_tombstones(&self, member: &Drive) -> Result<bool> {
+        let version = member.version();
+        {
+            let cache = self
+                .inner
+                .tombstoned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match cache.get(member.key()) {
+                Some((_, true)) => return Ok(true),
+                Some((checked, false)) if *checked == version => return Ok(false),
+                _ => {}
+            }
+        }
+        let has = !member
+            .hidden_list(crate::tombstone::TOMBSTONE_PREFIX)?
+            .is_empty();
+        let mut cache = self
+            .inner
+            .tombstoned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() > read(&self.inner.members).len() + 16 {
+            cache.clear();
+        }
+        cache.insert(*member.key(), (version, has));
+        Ok(has)
     }
 
     pub(crate) fn forget_dirs(&self) {
