@@ -59,3 +59,58 @@ impl Drive {
         Ok((self.lstat(&name)?, None))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use corestore::Corestore;
+
+    use crate::{Drive, DriveOptions, ReaddirOptions, WriteOptions};
+
+    fn drive() -> Drive {
+        let store = Arc::new(Corestore::in_memory().expect("store"));
+        Drive::create(store, DriveOptions::default()).expect("drive")
+    }
+
+    #[test]
+    fn hidden_values_round_trip_and_stay_out_of_listings() {
+        let d = drive();
+        d.write_file("/a", b"x", &WriteOptions::default())
+            .expect("write");
+        d.hidden_put(".marks/a", b"one").expect("put");
+        d.hidden_put("/.marks/b", b"two")
+            .expect("put, leading slash dropped");
+        let (value, seq) = d.hidden_get(".marks/a").expect("get").expect("present");
+        assert_eq!(value, b"one");
+        assert!(seq >= 1 && seq < d.version());
+        assert!(d.hidden_get(".marks/c").expect("get").is_none());
+        let listed: Vec<_> = d
+            .hidden_list(".marks")
+            .expect("list")
+            .into_iter()
+            .map(|(k, v, _)| (k, v))
+            .collect();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&(".marks/b".to_owned(), b"two".to_vec())));
+        assert_eq!(
+            d.readdir("/", &ReaddirOptions::default()).expect("readdir"),
+            ["a"]
+        );
+        assert!(d.checkout(1).hidden_put("x", b"y").is_err(), "read-only");
+    }
+
+    #[test]
+    fn lstat_seq_names_the_node_and_not_implicit_directories() {
+        let d = drive();
+        d.write_file("/dir/f", b"x", &WriteOptions::default())
+            .expect("write");
+        let (stat, seq) = d.lstat_seq("/dir/f").expect("lstat");
+        assert!(stat.is_file());
+        assert_eq!(seq, Some(d.version() - 1));
+        let (stat, seq) = d.lstat_seq("/dir").expect("implicit dir");
+        assert!(stat.is_directory());
+        assert_eq!(seq, None);
+        assert!(d.lstat_seq("/nope").is_err());
+    }
+}
