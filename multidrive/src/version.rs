@@ -76,8 +76,10 @@ impl MultiDrive {
             let now = marks(&d)?;
             let then = marks(&d.checkout(from))?;
             for (key, _, seq) in &now {
-                if !then.iter().any(|(k, _, s)| k == key && s == seq) {
-                    paths.insert(normalize(&key[TOMBSTONE_PREFIX.len()..]));
+                if !then.iter().any(|(k, _, s)| k == key && s == seq)
+                    && let Some(path) = key.strip_prefix(TOMBSTONE_PREFIX)
+                {
+                    paths.insert(normalize(path));
                 }
             }
         }

@@ -377,7 +377,7 @@ impl MultiDrive {
             }
         }
         for p in &paths {
-            let moved = format!("{to}{}", &p[from.len()..]);
+            let moved = format!("{to}{}", p.strip_prefix(from.as_str()).unwrap_or_default());
             self.erase_tombstones(&writer, &moved)?;
             // The moved node keeps its old clock; where another member has the new name, a
             // fresh stamp makes the rename supersede what it saw there.

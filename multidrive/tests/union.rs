@@ -413,3 +413,16 @@ async fn watch_covers_every_member_and_drives_added_later() -> R {
     assert_eq!(ev.key, *c.key());
     Ok(())
 }
+
+#[test]
+fn a_damaged_tombstone_is_an_io_error_not_a_panic() -> R {
+    let w = World::new();
+    let (a, b) = (w.drive("a"), w.drive("b"));
+    b.write_file("/f", b"b", &opts())?;
+    b.hidden_put(&tombstone_key("/f"), &[0x10, 0x05])?;
+    let u = union(&[&a, &b]);
+    let err = u.stat("/f").expect_err("no `active` field");
+    assert_eq!(err.errno(), errno::EIO);
+    assert!(err.to_string().contains("corrupt tombstone"), "{err}");
+    Ok(())
+}
