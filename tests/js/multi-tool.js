@@ -145,7 +145,15 @@ async function dump (dir, names, q) {
     for (const d of q.dirs) {
       current.step = `readdir ${d}`
       const names = await attempt(() => call((cb) => union.readdir(d, {}, cb)))
-      dirs.push({ dir: d, names: Array.isArray(names) ? [...names].sort() : names })
+      // The winner per name, for files (a child directory's Stat in a listing is a fresh one
+      // in hyperdrive, not what a stat of it gives).
+      const entries = await attempt(() => call((cb) => union.readdir(d, { includeStats: true }, cb)))
+      const files = Array.isArray(entries)
+        ? entries.filter((e) => e.stat.isFile())
+          .map((e) => ({ name: e.name, drive: nameOf(drives, e.stat.drive), size: e.stat.size, ctime: e.stat.ctime.getTime() }))
+          .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
+        : entries
+      dirs.push({ dir: d, names: Array.isArray(names) ? [...names].sort() : names, files })
     }
     const tombstones = []
     for (const p of q.tombstones) {

@@ -244,7 +244,25 @@ pub fn dump(dir: &Path, names: &[String], query: &MultiQuery) -> Result<Value> {
             }
             Err(e) => code(&e),
         };
-        dirs.push(json!({ "dir": d, "names": names }));
+        let files = match u.readdir_with_stats(d, &ReaddirOptions::default()) {
+            Ok(mut entries) => {
+                entries.retain(|e| e.stat.is_file());
+                entries.sort_by(|x, y| x.name.cmp(&y.name));
+                json!(
+                    entries
+                        .iter()
+                        .map(|e| json!({
+                            "name": e.name,
+                            "drive": opened.name_of(&e.drive),
+                            "size": e.stat.size,
+                            "ctime": e.stat.ctime,
+                        }))
+                        .collect::<Vec<_>>()
+                )
+            }
+            Err(e) => code(&e),
+        };
+        dirs.push(json!({ "dir": d, "names": names, "files": files }));
     }
     let mut tombstones = Vec::new();
     for p in &query.tombstones {

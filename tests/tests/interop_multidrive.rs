@@ -3,7 +3,8 @@
 //! ctimes, a directory only in B) and then through the union (writes over files in both and
 //! into B's directory, unlink of a file only in B and of one in both, unlink then rewrite,
 //! mkdir). The tombstone records both write are byte-identical, and the union views (resolved
-//! drive, size, ctime and content of every path, readdir sets) agree four ways: each side
+//! drive, size, ctime and content of every path, readdir sets, the winner of each file a
+//! listing with stats names) agree four ways: each side
 //! reading its own store and the other's.
 //!
 //! Run with `cargo xtask test` (or `cargo test -p ddrive-tests --features interop --test
@@ -238,6 +239,16 @@ fn node_and_ddrive_unions_agree_four_ways() -> Result<()> {
         ensure!(
             records(want) >= 4,
             "the script left too few tombstones: {want}"
+        );
+        let listed_files = want["dirs"].as_array().map_or(0, |ds| {
+            ds.iter()
+                .filter_map(|d| d["files"].as_array())
+                .map(Vec::len)
+                .sum()
+        });
+        ensure!(
+            listed_files >= 10,
+            "listings with stats named too few files: {want}"
         );
         same_json("Node reading ddrive's store", &node[2], want)?;
         let got = multi_script::dump(&node_dir, &script.drives, &q)?;
