@@ -27,6 +27,7 @@
 //!   included; [`MultiDrive::version`] ([`UnionVersion`]), [`MultiDrive::checkout`] and
 //!   [`MultiDrive::diff`] ([`UnionChange`]).
 //! - [`MultiDrive::conflict`] / [`MultiDrive::conflicts`] ([`Conflict`]).
+//! - [`AsyncMultiDrive`]: the same operations for async code, on tokio's blocking pool.
 //!
 //! # Example
 //! ```
@@ -143,11 +144,12 @@
 //!   directory lists its children; a directory removed from the writer *outside* the union is
 //!   then not re-made by the next write under it (the write still lands, under an implicit
 //!   directory).
-//! - Only the synchronous API: reads of remote members block their thread while they wait
-//!   for blocks (run them on a blocking pool from async code).
+//! - Reads of remote members block their thread while they wait for blocks;
+//!   [`AsyncMultiDrive`] runs every operation on tokio's blocking pool for that reason.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod async_union;
 mod clock;
 mod conflict;
 mod error;
@@ -162,6 +164,7 @@ mod watch;
 mod write;
 
 pub use crate::{
+    async_union::AsyncMultiDrive,
     clock::{CLOCK_KEY, RESERVED_PREFIX, VersionVector},
     conflict::{Conflict, ConflictKind},
     error::{EROFS, Error, Result},

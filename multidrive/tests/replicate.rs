@@ -10,7 +10,7 @@ use anyhow::{Context, Result, ensure};
 use corestore::Corestore;
 use hypercore::protocol::SessionConfig;
 use hyperdrive::{AsyncDrive, Clock, Drive, DriveOptions, ReaddirOptions, WriteOptions};
-use multidrive::{ConflictKind, MultiDrive};
+use multidrive::{AsyncMultiDrive, ConflictKind, MultiDrive};
 use tokio::task::JoinHandle;
 
 /// Generous: only a broken implementation waits this long.
@@ -95,31 +95,49 @@ async fn a_union_of_three_peers_drives_read_from_a_fourth() -> Result<()> {
     union.add_drive(r2.clone());
     union.add_drive(r3.clone());
     let keys = (*d1.key(), *d3.key());
-    tokio::task::spawn_blocking(move || -> Result<()> {
-        ensure!(union.writer().is_none(), "every member is someone else's");
-        let mut root = union.readdir("/", &ReaddirOptions::default())?;
+    // Read through the async surface: every call runs where waiting for blocks is fine.
+    let union = AsyncMultiDrive::new(union);
+    let check = async {
+        ensure!(
+            union.sync().writer().is_none(),
+            "every member is someone else's"
+        );
+        let mut root = union.readdir("/", ReaddirOptions::default()).await?;
         root.sort();
         ensure!(root == ["conflict", "p2", "p3", "shared"], "{root:?}");
-        ensure!(union.readdir("/p2", &ReaddirOptions::default())?.is_empty());
-        ensure!(!union.exists("/p2/only")?, "peer 1's tombstone hides it");
-        ensure!(r2.exists("/p2/only")?, "peer 2 still has it");
-        let readme = union.stat("/shared/readme")?;
+        ensure!(
+            union
+                .readdir("/p2", ReaddirOptions::default())
+                .await?
+                .is_empty()
+        );
+        ensure!(
+            !union.exists("/p2/only").await?,
+            "peer 1's tombstone hides it"
+        );
+        let r2_has = tokio::task::spawn_blocking(move || r2.exists("/p2/only")).await??;
+        ensure!(r2_has, "peer 2 still has it");
+        let readme = union.stat("/shared/readme").await?;
         ensure!(
             readme.drive == keys.0,
             "the write that saw p2's readme wins"
         );
-        ensure!(union.read_file("/shared/readme")? == b"p1's edit");
-        ensure!(union.read_file("/p3/only")? == b"p3's file");
-        ensure!(union.read_file("/conflict")? == b"from p3", "newer ctime");
-        let conflicts = union.conflicts("/")?;
+        ensure!(union.read_file("/shared/readme").await? == b"p1's edit");
+        ensure!(union.read_file("/p3/only").await? == b"p3's file");
+        ensure!(
+            union.read_file("/conflict").await? == b"from p3",
+            "newer ctime"
+        );
+        let conflicts = union.conflicts("/").await?;
         ensure!(conflicts.len() == 1, "{conflicts:?}");
         let c = &conflicts[0];
         ensure!(c.path == "/conflict" && c.kind == ConflictKind::Concurrent);
         ensure!(c.versions.len() == 2 && c.versions[0].drive == keys.1);
         Ok(())
-    })
-    .await?
-    .context("reading the union at the fourth peer")?;
+    };
+    check
+        .await
+        .context("reading the union at the fourth peer")?;
     for s in sessions {
         s.abort();
     }
