@@ -188,6 +188,7 @@ mod error;
 mod fd;
 mod feeds;
 mod fs;
+mod hidden;
 mod layout;
 mod mount_record;
 mod path;

@@ -14,6 +14,7 @@ pub mod drive_ddrive;
 pub mod drive_script;
 pub mod files;
 pub mod js_tool;
+pub mod multi_script;
 mod node;
 pub mod replication;
 mod seed;

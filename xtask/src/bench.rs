@@ -1,6 +1,7 @@
-//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [--rounds N]
-//! [--quick]`: our benchmarks beside Node's (`bench/js`, run with the packages of tests/js), in
-//! one invocation, so both sides see the same machine at the same time (`--quick`: scaled-down workloads where a module has
+//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive]
+//! [--rounds N] [--quick]`: our benchmarks beside Node's (`bench/js`, run with the packages of
+//! tests/js), in one invocation, so both sides see the same machine at the same time (`--quick`:
+//! scaled-down workloads where a module has
 //! them, for a smoke run). Each prints a table (medians over the rounds, with min-max) and one
 //! JSON line of ratios (ddrive / Node) and raw medians.
 
@@ -8,6 +9,7 @@ mod common;
 mod hypercore;
 mod hyperdrive;
 mod hypertrie;
+mod multidrive;
 mod replication;
 
 use anyhow::{Context, Result, bail};
@@ -39,8 +41,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "hypertrie" => hypertrie::run(rounds)?,
             "hyperdrive" => hyperdrive::run(rounds, quick)?,
             "replication" => replication::run(rounds, quick)?,
+            "multidrive" => multidrive::run(rounds, quick)?,
             other => bail!(
-                "unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive, replication"
+                "unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive, replication, \
+                 multidrive"
             ),
         }
     }
