@@ -59,6 +59,10 @@ pub enum ReplicateError {
     /// The replication session this handle belongs to has ended.
     #[error("the replication session has ended")]
     SessionEnded,
+    /// The session was cancelled through its
+    /// [`ReplicationHandle`](super::ReplicationHandle) (or the store it belongs to closed).
+    #[error("the replication session was cancelled")]
+    Cancelled,
     /// The transport failed.
     #[error("transport: {0}")]
     Io(String),

@@ -386,20 +386,22 @@ impl<S: Storage> SharedFeed<S> {
         self.settle(&mut st, None);
     }
 
-    /// Several messages of one peer, in order (consecutive blocks are stored as one batch).
+    /// Several messages of one peer, in order (consecutive blocks are stored as one batch);
+    /// the peer's counters afterwards.
     pub(crate) fn on_messages(
         &self,
         peer: PeerId,
         messages: Vec<Message>,
         now: Instant,
-    ) -> Result<(), ReplicateError> {
+    ) -> Result<Option<Stats>, ReplicateError> {
         let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
         let result = replicator.on_messages(feed, peer, messages, now);
+        let stats = replicator.peer_stats(peer);
         self.settle(&mut st, Some(peer));
-        result
+        result.map(|()| stats)
     }
 
     /// The extension names, if they changed since `seen` (a count of changes), with the new
