@@ -359,7 +359,8 @@ impl ReplicationHandle {
     }
 
     /// The current peer's counters as its feed keeps them (downloads are counted there, as
-    /// they are verified and stored).
+    /// they are verified and stored). Called with the feed locked: this lock is never held
+    /// while taking a feed's.
     pub(crate) fn on_peer_stats(&self, dk: &[u8; 32], peer: Stats) {
         if let Some(f) = self.inner.state().feeds.get_mut(dk) {
             f.stats.downloaded_bytes = f.download_base.downloaded_bytes + peer.downloaded_bytes;

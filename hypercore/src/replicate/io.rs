@@ -439,9 +439,10 @@ fn deliver<S: Storage>(
     if let Some((dk, messages)) = batch
         && let Some(ch) = channels.get(&dk)
         && let Some(peer) = ch.peer
-        && let Some(stats) = ch.feed.on_messages(peer, messages, at)?
     {
-        tracker.on_peer_stats(&dk, stats);
+        ch.feed.on_messages(peer, messages, at, |stats| {
+            tracker.on_peer_stats(&dk, stats);
+        })?;
     }
     Ok(())
 }

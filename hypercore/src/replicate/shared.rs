@@ -386,22 +386,26 @@ impl<S: Storage> SharedFeed<S> {
         self.settle(&mut st, None);
     }
 
-    /// Several messages of one peer, in order (consecutive blocks are stored as one batch);
-    /// the peer's counters afterwards.
+    /// Several messages of one peer, in order (consecutive blocks are stored as one batch).
+    /// `observe` gets the peer's counters afterwards, before any reader is woken: a reader that
+    /// sees a block sees it counted.
     pub(crate) fn on_messages(
         &self,
         peer: PeerId,
         messages: Vec<Message>,
         now: Instant,
-    ) -> Result<Option<Stats>, ReplicateError> {
+        observe: impl FnOnce(Stats),
+    ) -> Result<(), ReplicateError> {
         let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
         let result = replicator.on_messages(feed, peer, messages, now);
-        let stats = replicator.peer_stats(peer);
+        if let Some(stats) = replicator.peer_stats(peer) {
+            observe(stats);
+        }
         self.settle(&mut st, Some(peer));
-        result.map(|()| stats)
+        result
     }
 
     /// The extension names, if they changed since `seen` (a count of changes), with the new
