@@ -52,7 +52,12 @@
 //!   dialled, transport bytes, and per feed the blocks and bytes moved with this peer, kept
 //!   after a channel closes), and cancels it: nothing more is sent, the transport is shut down
 //!   and dropped (the remote sees it end), the peers are removed from their feeds and the
-//!   feeds released, and the future returns [`ReplicateError::Cancelled`].
+//!   feeds released, and the future returns [`ReplicateError::Cancelled`]. The handle also
+//!   registers stream extensions on the running session, at any time
+//!   ([`ReplicationHandle::register_extension`]: a daemon's per-topic peer sockets), each with
+//!   a bounded queue of the peer's messages ([`STREAM_EXTENSION_QUEUE`]; more are dropped);
+//!   dropping a [`StreamExtension`] stops its delivery (the name stays announced: the session
+//!   cannot withdraw a name).
 //! - Extensions, as hypercore and hypercore-protocol do them: feed extensions
 //!   ([`SharedFeed::register_extension`], [`SharedFeed::send_extension`] to one peer,
 //!   [`SharedFeed::broadcast_extension`], messages with the sender's [`PeerId`] on the returned
@@ -99,8 +104,8 @@ mod trace;
 pub use self::error::ReplicateError;
 #[cfg(feature = "tokio")]
 pub use self::handle::{
-    Replication, ReplicationHandle, SessionEnd, SessionFeed, SessionInfo, SessionPeer,
-    SessionState, WireStats,
+    MAX_STREAM_EXTENSIONS, Replication, ReplicationHandle, STREAM_EXTENSION_QUEUE, SessionEnd,
+    SessionFeed, SessionInfo, SessionPeer, SessionState, StreamExtension, WireStats,
 };
 #[cfg(feature = "tokio")]
 pub use self::io::{replicate, replicate_with, replicate_with_extensions};

@@ -316,3 +316,107 @@ async fn a_dropped_session_reports_itself_abandoned() -> Result<()> {
     ));
     Ok(())
 }
+
+#[tokio::test]
+async fn stream_extensions_registered_on_running_sessions_go_both_ways() -> Result<()> {
+    let w = writer(13, 3)?;
+    let r = clone_of(&w, Mode::Sparse)?;
+    let (x, y) = tokio::io::duplex(64 * 1024);
+    let (ha, ta) = spawn(x, config(true, true, None), &[w]);
+    let (hb, tb) = spawn(y, config(false, true, None), std::slice::from_ref(&r));
+    // Registered after the handshake, while feeds replicate.
+    ha.handshake().await?;
+    assert_eq!(r.get(0).await?, block(13, 0));
+    let mut a_topic = ha.register_extension("topic/one")?;
+    let a_only = ha.register_extension("a-only")?;
+    let mut b_topic = hb.register_extension("topic/one")?;
+    assert!(matches!(
+        ha.register_extension("topic/one"),
+        Err(ReplicateError::DuplicateExtension(_))
+    ));
+
+    // A name the other side did not register is dropped there.
+    a_only.send(b"lost").await?;
+    a_topic.send(b"from a").await?;
+    let got = tokio::time::timeout(BOUND, b_topic.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"from a"[..]));
+    b_topic.send(b"from b").await?;
+    let got = tokio::time::timeout(BOUND, a_topic.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"from b"[..]));
+
+    // A second name registered later on both sides gets its own messages, in order.
+    let mut a_two = ha.register_extension("topic/two")?;
+    let b_two = hb.register_extension("topic/two")?;
+    for i in 0..3u8 {
+        b_two.send(&[i]).await?;
+    }
+    b_topic.send(b"again").await?;
+    for i in 0..3u8 {
+        let got = tokio::time::timeout(BOUND, a_two.recv()).await?;
+        assert_eq!(got, Some(vec![i]));
+    }
+    let got = tokio::time::timeout(BOUND, a_topic.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"again"[..]));
+
+    // Dropped on one side: its messages go nowhere there, and the name can be taken again.
+    drop(a_two);
+    b_two.send(b"unheard").await?;
+    b_topic.send(b"heard").await?;
+    let got = tokio::time::timeout(BOUND, a_topic.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"heard"[..]));
+    let mut a_two = ha.register_extension("topic/two")?;
+    b_two.send(b"heard again").await?;
+    let got = tokio::time::timeout(BOUND, a_two.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"heard again"[..]));
+
+    // The session ends: receivers end, senders and registrations fail.
+    ha.cancel();
+    finish(ta).await?.ok();
+    finish(tb).await?.ok();
+    assert_eq!(a_topic.recv().await, None);
+    assert_eq!(tokio::time::timeout(BOUND, b_topic.recv()).await?, None);
+    assert!(matches!(
+        b_topic.send(b"late").await,
+        Err(ReplicateError::SessionEnded)
+    ));
+    assert!(matches!(
+        hb.register_extension("topic/three"),
+        Err(ReplicateError::SessionEnded)
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_peer_flooding_a_stream_extension_fills_only_its_bounded_queue() -> Result<()> {
+    use hypercore::replicate::STREAM_EXTENSION_QUEUE;
+    let (x, y) = tokio::io::duplex(64 * 1024);
+    let (ha, ta) = spawn(x, config(true, true, None), &[]);
+    let (hb, tb) = spawn(y, config(false, true, None), &[]);
+    let a = ha.register_extension("flood")?;
+    let mut b = hb.register_extension("flood")?;
+    let marker = ha.register_extension("marker")?;
+    let mut b_marker = hb.register_extension("marker")?;
+    // Both names are known on b before anything is sent: its loop takes registrations in
+    // order, and "sync" comes back only after b registered everything above.
+    let sync = hb.register_extension("sync")?;
+    let mut a_sync = ha.register_extension("sync")?;
+    sync.send(b"ready").await?;
+    tokio::time::timeout(BOUND, a_sync.recv()).await?;
+    let extra = 10;
+    for i in 0..(STREAM_EXTENSION_QUEUE + extra) as u32 {
+        a.send(&i.to_be_bytes()).await?;
+    }
+    // The marker, sent last on another name, proves every flood message reached b.
+    marker.send(b"done").await?;
+    tokio::time::timeout(BOUND, b_marker.recv()).await?;
+    let mut held = 0;
+    while let Some(m) = b.try_recv() {
+        assert_eq!(m, (held as u32).to_be_bytes());
+        held += 1;
+    }
+    assert_eq!(held, STREAM_EXTENSION_QUEUE);
+    ha.cancel();
+    finish(ta).await?.ok();
+    finish(tb).await?.ok();
+    Ok(())
+}

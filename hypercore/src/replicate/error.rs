@@ -53,6 +53,9 @@ pub enum ReplicateError {
     /// An extension of that name is already registered (JS throws too).
     #[error("an extension named {0:?} is already registered")]
     DuplicateExtension(String),
+    /// A session has as many stream extensions registered as it takes.
+    #[error("a session takes at most {0} stream extensions")]
+    TooManyExtensions(usize),
     /// The peer is not (or no longer) replicating this feed.
     #[error("peer {0} is not replicating this feed")]
     UnknownPeer(u64),

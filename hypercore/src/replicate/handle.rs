@@ -2,7 +2,7 @@
 //! to end it. A daemon keeps one per connection (its peers list, its stats, hyperswarm's dedup
 //! after the handshake, dropping a duplicate connection).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::error::ReplicateError;
 use super::peer::Stats;
@@ -71,6 +71,15 @@ impl<F: Future> Future for Replication<F> {
         self.get_mut().future.as_mut().poll(cx)
     }
 }
+
+/// Most stream extensions one session registers at once (a daemon's topics): each name is
+/// announced to the peer in every `Options`, so the set stays small.
+pub const MAX_STREAM_EXTENSIONS: usize = 256;
+/// Messages of one stream extension held for its reader; past it, the peer's next messages are
+/// dropped (the peer cannot make us hold more, whatever it sends).
+pub const STREAM_EXTENSION_QUEUE: usize = 256;
+/// Outgoing stream extension messages queued for a session; past it, senders wait.
+const SEND_QUEUE: usize = 64;
 
 /// A handle on one replication session ([`Replication::handle`]); clones share it.
 #[derive(Clone)]
@@ -178,9 +187,91 @@ pub struct SessionInfo {
     pub feeds: Vec<SessionFeed>,
 }
 
+/// What a session's loop receives from its handle: registrations and stream extension
+/// messages to send.
+pub(crate) struct ExtensionCommands {
+    pub(crate) changes: mpsc::UnboundedReceiver<ExtensionChange>,
+    pub(crate) outgoing: mpsc::Receiver<(String, Vec<u8>)>,
+}
+
+/// A stream extension registered or dropped on a running session.
+pub(crate) enum ExtensionChange {
+    Register {
+        name: String,
+        incoming: mpsc::Sender<Vec<u8>>,
+    },
+    Unregister(String),
+}
+
+/// A stream extension on one running session ([`ReplicationHandle::register_extension`]): JS
+/// `stream.registerExtension(name)`. Dropping it unregisters the name (JS `ext.destroy()`).
+pub struct StreamExtension {
+    name: String,
+    outgoing: mpsc::Sender<(String, Vec<u8>)>,
+    incoming: mpsc::Receiver<Vec<u8>>,
+    owner: ReplicationHandle,
+}
+
+impl std::fmt::Debug for StreamExtension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamExtension")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamExtension {
+    /// The extension name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sends `payload` to the session's peer (JS `ext.send(message)`); our names are announced
+    /// first with an `Options` whenever they changed. Waits while the session's send queue is
+    /// full; fails with [`ReplicateError::SessionEnded`] once the session is over.
+    pub async fn send(&self, payload: &[u8]) -> Result<(), ReplicateError> {
+        self.outgoing
+            .send((self.name.clone(), payload.to_vec()))
+            .await
+            .map_err(|_| ReplicateError::SessionEnded)
+    }
+
+    /// The next message the peer sent under this name; `None` once the session is over. At
+    /// most [`STREAM_EXTENSION_QUEUE`] wait here: a peer's messages past that are dropped.
+    pub async fn recv(&mut self) -> Option<Vec<u8>> {
+        self.incoming.recv().await
+    }
+
+    /// The next message already received, if any.
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        self.incoming.try_recv().ok()
+    }
+}
+
+impl Drop for StreamExtension {
+    fn drop(&mut self) {
+        let mut st = self.owner.inner.state();
+        st.extension_names.remove(&self.name);
+        // A session that ended has nothing left to unregister.
+        let _ = self
+            .owner
+            .inner
+            .changes
+            .send(ExtensionChange::Unregister(std::mem::take(&mut self.name)));
+    }
+}
+
 impl ReplicationHandle {
-    pub(crate) fn new(initiator: bool, local_public_key: [u8; 32]) -> Self {
-        ReplicationHandle {
+    /// A handle for a session with stream extensions `names` registered up front, and what its
+    /// loop receives.
+    pub(crate) fn new(
+        initiator: bool,
+        local_public_key: [u8; 32],
+        names: &[String],
+    ) -> (Self, ExtensionCommands) {
+        let (changes, changes_rx) = mpsc::unbounded_channel();
+        let (outgoing, outgoing_rx) = mpsc::channel(SEND_QUEUE);
+        let handle = ReplicationHandle {
             inner: Arc::new(Tracker {
                 state: Mutex::new(TrackState {
                     initiator,
@@ -188,14 +279,56 @@ impl ReplicationHandle {
                     remote_public_key: None,
                     remote_addr: None,
                     feeds: BTreeMap::new(),
+                    extension_names: names.iter().cloned().collect(),
                 }),
+                changes,
+                outgoing,
                 phase: watch::Sender::new(SessionState::Handshaking),
                 cancelled: AtomicBool::new(false),
                 cancel: Notify::new(),
                 sent: AtomicU64::new(0),
                 received: AtomicU64::new(0),
             }),
+        };
+        let commands = ExtensionCommands {
+            changes: changes_rx,
+            outgoing: outgoing_rx,
+        };
+        (handle, commands)
+    }
+
+    /// Registers a stream-level extension on the running session (JS
+    /// `stream.registerExtension(name)`), at any time: the peer learns the name with our next
+    /// message under it, and its messages under that name arrive on the returned value, if it
+    /// registered the name too (names only one side registered are ignored, as in JS). Fails on
+    /// a name already registered on this session, past [`MAX_STREAM_EXTENSIONS`], and once the
+    /// session is over.
+    pub fn register_extension(&self, name: &str) -> Result<StreamExtension, ReplicateError> {
+        if self.is_ended() {
+            return Err(ReplicateError::SessionEnded);
         }
+        let mut st = self.inner.state();
+        if st.extension_names.contains(name) {
+            return Err(ReplicateError::DuplicateExtension(name.into()));
+        }
+        if st.extension_names.len() >= MAX_STREAM_EXTENSIONS {
+            return Err(ReplicateError::TooManyExtensions(MAX_STREAM_EXTENSIONS));
+        }
+        let (incoming, incoming_rx) = mpsc::channel(STREAM_EXTENSION_QUEUE);
+        self.inner
+            .changes
+            .send(ExtensionChange::Register {
+                name: name.to_owned(),
+                incoming,
+            })
+            .map_err(|_| ReplicateError::SessionEnded)?;
+        st.extension_names.insert(name.to_owned());
+        Ok(StreamExtension {
+            name: name.to_owned(),
+            outgoing: self.inner.outgoing.clone(),
+            incoming: incoming_rx,
+            owner: self.clone(),
+        })
     }
 
     /// Waits for the Noise handshake and returns both static keys: what hyperswarm's
@@ -380,6 +513,9 @@ impl Drop for EndGuard {
 
 struct Tracker {
     state: Mutex<TrackState>,
+    /// To the session loop; bounded by [`MAX_STREAM_EXTENSIONS`] registrations at a time.
+    changes: mpsc::UnboundedSender<ExtensionChange>,
+    outgoing: mpsc::Sender<(String, Vec<u8>)>,
     phase: watch::Sender<SessionState>,
     cancelled: AtomicBool,
     cancel: Notify,
@@ -401,6 +537,8 @@ struct TrackState {
     remote_addr: Option<SocketAddr>,
     /// By discovery key; as many as the session opened channels (bounded by the session).
     feeds: BTreeMap<[u8; 32], FeedTrack>,
+    /// Stream extension names registered on the session.
+    extension_names: HashSet<String>,
 }
 
 struct FeedTrack {

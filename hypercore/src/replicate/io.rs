@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::error::ReplicateError;
-use super::handle::{EndGuard, Replication, ReplicationHandle, SessionEnd};
+use super::handle::{
+    EndGuard, ExtensionChange, ExtensionCommands, Replication, ReplicationHandle, SessionEnd,
+};
 use super::peer::Outgoing;
 use super::replicator::{PeerId, Transmit};
 use super::shared::{SharedFeed, now};
@@ -159,7 +161,11 @@ where
         .keypair
         .get_or_insert_with(NoiseKeyPair::generate)
         .public;
-    let handle = ReplicationHandle::new(config.initiator, local);
+    let names = extensions
+        .as_ref()
+        .map(|e| e.names.clone())
+        .unwrap_or_default();
+    let (handle, commands) = ReplicationHandle::new(config.initiator, local, &names);
     let mut channels: HashMap<[u8; 32], Channel<S>> = feeds
         .iter()
         .map(|f| (f.key().discovery_key(), Channel::new(f.clone())))
@@ -174,6 +180,8 @@ where
             added,
             find,
             stream: extensions,
+            commands,
+            registered: HashMap::new(),
         };
         let result = run(io, config, &mut channels, &wake, &mut dynamic, tracker).await;
         let at = now();
@@ -212,6 +220,12 @@ struct Dynamic<S: Storage, F> {
     added: Option<UnboundedReceiver<SharedFeed<S>>>,
     find: F,
     stream: Option<StreamExtensions>,
+    /// Registrations and messages from the handle's [`StreamExtension`]s.
+    ///
+    /// [`StreamExtension`]: super::StreamExtension
+    commands: ExtensionCommands,
+    /// Where each name registered through the handle delivers.
+    registered: HashMap<String, mpsc::Sender<Vec<u8>>>,
 }
 
 async fn next_stream_message(stream: &mut Option<StreamExtensions>) -> Option<(String, Vec<u8>)> {
@@ -302,7 +316,13 @@ where
                 channels.insert(*discovery_key, Channel::new(feed));
             }
             if let Event::StreamExtension { name, payload } = event {
-                if let Some(stream) = &dynamic.stream {
+                if let Some(tx) = dynamic.registered.get(&name) {
+                    // A full queue drops the peer's message: what it sends never grows
+                    // memory; a closed one means the extension is being unregistered.
+                    if tx.try_send(payload).is_err() {
+                        tracing::debug!(%name, "stream extension message dropped");
+                    }
+                } else if let Some(stream) = &dynamic.stream {
                     // A dropped receiver only means nobody listens any more.
                     let _ = stream
                         .incoming
@@ -368,6 +388,9 @@ where
                         for (dk, ch) in channels.iter_mut() {
                             sync_extensions(&mut session, dk, ch)?;
                         }
+                        while let Ok(change) = dynamic.commands.changes.try_recv() {
+                            apply(&mut session, &mut dynamic.registered, change);
+                        }
                         session.handle_input_mut(now(), &mut buf[..n])?;
                     }
                     Err(e) => {
@@ -401,6 +424,23 @@ where
                     }
                 }
             }
+            change = dynamic.commands.changes.recv() => {
+                // `None` cannot come: the handle in this future holds the sender.
+                if let Some(change) = change {
+                    apply(&mut session, &mut dynamic.registered, change);
+                }
+            }
+            msg = dynamic.commands.outgoing.recv(), if session.transmit_len() < HIGH_WATER => {
+                // A message's registration went out before it: apply any still queued.
+                while let Ok(change) = dynamic.commands.changes.try_recv() {
+                    apply(&mut session, &mut dynamic.registered, change);
+                }
+                if let Some((name, payload)) = msg
+                    && dynamic.registered.contains_key(&name)
+                {
+                    session.send_extension(&name, &payload)?;
+                }
+            }
             _ = sleep_until(deadline), if deadline.is_some() => {
                 let at = now();
                 session.handle_timeout(at)?;
@@ -408,6 +448,25 @@ where
                     ch.feed.handle_timeout(at);
                 }
             }
+        }
+    }
+}
+
+/// Applies a stream extension registered or dropped through the handle.
+fn apply(
+    session: &mut Session,
+    registered: &mut HashMap<String, mpsc::Sender<Vec<u8>>>,
+    change: ExtensionChange,
+) {
+    match change {
+        ExtensionChange::Register { name, incoming } => {
+            // A name dropped and registered again is still announced: only its route changes
+            // (the session has no way to withdraw a name; JS peers ignore what nobody hears).
+            session.register_extension(&name);
+            registered.insert(name, incoming);
+        }
+        ExtensionChange::Unregister(name) => {
+            registered.remove(&name);
         }
     }
 }
