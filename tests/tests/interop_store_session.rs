@@ -1,8 +1,8 @@
 //! A ddrive store's replication session against Node corestore@5.8.2 over TCP on 127.0.0.1, in
 //! both session roles: stream extensions (hypercore-protocol 8, on the stream
-//! `corestore.replicate` returns) both ways, names only one side registered ignored, the
-//! handshake keys and counters of the session handle, and closing either store ending the
-//! session on both sides.
+//! `corestore.replicate` returns; named up front or registered on the running session) both
+//! ways, names only one side registered ignored, the handshake keys and counters of the
+//! session handle, and closing either store ending the session on both sides.
 //!
 //! Needs Node and `tests/js/node_modules`: `cargo test -p ddrive-tests --features interop
 //! --test interop_store_session`.
@@ -17,7 +17,9 @@ use anyhow::{Context, Result, bail, ensure};
 use corestore::Corestore;
 use hypercore::PublicKey;
 use hypercore::protocol::SessionConfig;
-use hypercore::replicate::{SessionEnd, StreamExtensionMessage, stream_extensions};
+use hypercore::replicate::{
+    SessionEnd, StreamExtension, StreamExtensionMessage, StreamExtensionSender, stream_extensions,
+};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -88,22 +90,71 @@ fn session(initiator: bool) -> SessionConfig {
     config
 }
 
-async fn recv(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<StreamExtensionMessage>,
-) -> Result<(String, Vec<u8>)> {
-    let m = tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .context("waiting for a stream extension message")?
-        .context("the session ended")?;
-    Ok((m.name, m.payload))
+/// The two ways to have stream extensions on a store session: named when it starts, or
+/// registered on the running session through its handle.
+enum Extensions {
+    UpFront {
+        send: StreamExtensionSender,
+        received: tokio::sync::mpsc::UnboundedReceiver<StreamExtensionMessage>,
+    },
+    OnHandle {
+        peersockets: StreamExtension,
+        rust_only: StreamExtension,
+    },
+}
+
+impl Extensions {
+    async fn send(&self, name: &str, payload: &[u8]) -> Result<()> {
+        match self {
+            Extensions::UpFront { send, .. } => send.send(name, payload)?,
+            Extensions::OnHandle {
+                peersockets,
+                rust_only,
+            } => {
+                let ext = if name == peersockets.name() {
+                    peersockets
+                } else {
+                    rust_only
+                };
+                ext.send(payload).await?
+            }
+        }
+        Ok(())
+    }
+
+    /// The next message, `None` once the session ended.
+    async fn next(&mut self) -> Option<(String, Vec<u8>)> {
+        match self {
+            Extensions::UpFront { received, .. } => {
+                received.recv().await.map(|m| (m.name, m.payload))
+            }
+            // The Rust-only name never hears anything: Node does not know it.
+            Extensions::OnHandle { peersockets, .. } => peersockets
+                .recv()
+                .await
+                .map(|p| (peersockets.name().to_owned(), p)),
+        }
+    }
+
+    async fn recv(&mut self) -> Result<(String, Vec<u8>)> {
+        tokio::time::timeout(WAIT, self.next())
+            .await
+            .context("waiting for a stream extension message")?
+            .context("the session ended")
+    }
 }
 
 fn pair(name: &str, payload: &[u8]) -> (String, Vec<u8>) {
     (name.to_owned(), payload.to_vec())
 }
 
-/// One session with Node; `rust_closes` says which store closes at the end.
-async fn store_session_with_node(rust_initiates: bool, rust_closes: bool) -> Result<()> {
+/// One session with Node; `rust_closes` says which store closes at the end, `on_handle` how
+/// the Rust side registers its stream extensions.
+async fn store_session_with_node(
+    rust_initiates: bool,
+    rust_closes: bool,
+    on_handle: bool,
+) -> Result<()> {
     let scratch = ddrive_tests::scratch()?;
     let node_dir = scratch.path().join("node");
     // Node prints its core's key ("ready") before it listens or dials.
@@ -132,12 +183,23 @@ async fn store_session_with_node(rust_initiates: bool, rust_closes: bool) -> Res
     let remote_addr = socket.peer_addr()?;
 
     let store = Arc::new(Corestore::open(scratch.path().join("ddrive"))?);
-    let (ext, send, mut received) = stream_extensions(&["peersockets", "zzz-rust-only"])?;
-    let replication = store
-        .replicate_with_extensions(socket, session(rust_initiates), ext)
-        .remote_addr(remote_addr);
-    let handle = replication.handle();
-    let task = tokio::spawn(replication);
+    let names = ["peersockets", "zzz-rust-only"];
+    type Session = std::pin::Pin<Box<dyn Future<Output = corestore::Result<()>> + Send>>;
+    let (handle, session_future, up_front): (_, Session, _) = if on_handle {
+        let (handle, future) = store
+            .replicate(socket, session(rust_initiates))
+            .remote_addr(remote_addr)
+            .into_parts();
+        (handle, future, None)
+    } else {
+        let (up_front, send, received) = stream_extensions(&names)?;
+        let (handle, future) = store
+            .replicate_with_extensions(socket, session(rust_initiates), up_front)
+            .remote_addr(remote_addr)
+            .into_parts();
+        (handle, future, Some(Extensions::UpFront { send, received }))
+    };
+    let task = tokio::spawn(session_future);
 
     // The handshake's keys are the ones the other side has.
     let ours = handle.handshake().await?;
@@ -148,20 +210,25 @@ async fn store_session_with_node(rust_initiates: bool, rust_closes: bool) -> Res
     );
     assert_eq!(ours.remote_addr, Some(remote_addr));
     assert_eq!(ours.initiator, rust_initiates);
+    // Registered on the running session, after the handshake.
+    let mut ext = match up_front {
+        Some(ext) => ext,
+        None => Extensions::OnHandle {
+            peersockets: handle.register_extension(names[0])?,
+            rust_only: handle.register_extension(names[1])?,
+        },
+    };
 
     // Stream extensions both ways; a name only one side knows is dropped by the other.
-    send.send("zzz-rust-only", b"dropped")?;
-    send.send("peersockets", b"hello from rust")?;
+    ext.send("zzz-rust-only", b"dropped").await?;
+    ext.send("peersockets", b"hello from rust").await?;
     assert_eq!(node.expect("ext").await?["value"], "hello from rust");
     assert_eq!(
-        recv(&mut received).await?,
+        ext.recv().await?,
         pair("peersockets", b"echo: hello from rust")
     );
     node.command("ext hello from node").await?;
-    assert_eq!(
-        recv(&mut received).await?,
-        pair("peersockets", b"hello from node")
-    );
+    assert_eq!(ext.recv().await?, pair("peersockets", b"hello from node"));
 
     // The store's session replicates Node's core beside the extension messages.
     let feed = store.get_by_key(&key)?;
@@ -188,17 +255,22 @@ async fn store_session_with_node(rust_initiates: bool, rust_closes: bool) -> Res
         // Our session ends as the transport does, and nothing more arrives.
         tokio::time::timeout(WAIT, task).await??.ok();
         ensure!(handle.is_ended());
-        assert!(received.recv().await.is_none());
+        assert!(ext.next().await.is_none());
     }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ddrive_dials_node_and_closing_the_ddrive_store_ends_the_session() -> Result<()> {
-    store_session_with_node(true, true).await
+    store_session_with_node(true, true, false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensions_registered_on_the_running_session_work_with_node() -> Result<()> {
+    store_session_with_node(true, false, true).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_dials_ddrive_and_closing_the_node_store_ends_the_session() -> Result<()> {
-    store_session_with_node(false, false).await
+    store_session_with_node(false, false, false).await
 }
