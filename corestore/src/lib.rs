@@ -55,7 +55,9 @@
 //! handshake and gives both static keys (hyperswarm's dedup rule), snapshots the peer and the
 //! blocks and bytes moved per core, and cancels the session. Stream-level extensions (JS
 //! `stream.registerExtension` on the stream `corestore.replicate` returns, what a daemon's
-//! peer sockets ride on) come with [`Corestore::replicate_with_extensions`]. The root view's
+//! peer sockets ride on) are named when the session starts
+//! ([`Corestore::replicate_with_extensions`]) or registered on the running session through
+//! the handle ([`hypercore::replicate::ReplicationHandle::register_extension`]). The root view's
 //! [`Corestore::close`] ends every running session, as JS destroys its replication streams:
 //! the remotes see their transports end. Tests: `cargo test -p corestore --test replicate`.
 //! Not done: per-store replication options (live/sparse/upload/download are hypercore's

@@ -216,3 +216,28 @@ async fn closing_a_store_ends_its_sessions_and_the_remote_sees_the_end() -> Resu
     ));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_extensions_registered_on_running_store_sessions() -> Result<()> {
+    let a = Arc::new(Corestore::in_memory()?);
+    let b = Arc::new(Corestore::in_memory()?);
+    let ((ha, ta), (hb, tb)) = spawn_pair(&a, &b, None);
+    hb.handshake().await?;
+    // A daemon's peer sockets: one name per topic, joined while the session runs.
+    let mut a_chat = ha.register_extension("peersockets/chat")?;
+    let mut b_chat = hb.register_extension("peersockets/chat")?;
+    a_chat.send(b"hi b").await?;
+    let got = tokio::time::timeout(BOUND, b_chat.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"hi b"[..]));
+    b_chat.send(b"hi a").await?;
+    let got = tokio::time::timeout(BOUND, a_chat.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"hi a"[..]));
+
+    // Closing the store ends the session: the extension's receivers end on both sides.
+    a.close()?;
+    assert!(matches!(finish(ta).await?, Err(Error::Closed)));
+    finish(tb).await?.ok();
+    assert_eq!(tokio::time::timeout(BOUND, a_chat.recv()).await?, None);
+    assert_eq!(tokio::time::timeout(BOUND, b_chat.recv()).await?, None);
+    Ok(())
+}
