@@ -31,6 +31,48 @@ impl Corestore {
     /// task per connection, and keep its [`handle`](Replication::handle) for the peer's keys,
     /// the counters and [`cancel`](hypercore::replicate::ReplicationHandle::cancel). Closing
     /// the store ends it with [`Error::Closed`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use corestore::{Corestore, Error};
+    /// use hypercore::protocol::SessionConfig;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Arc::new(Corestore::in_memory()?);
+    /// let b = Arc::new(Corestore::in_memory()?);
+    /// let feed = a.get_by_name("notes")?;
+    /// feed.append(b"hello")?;
+    ///
+    /// let (x, y) = tokio::io::duplex(64 * 1024);
+    /// let live = |initiator| {
+    ///     let mut config = SessionConfig::new(initiator);
+    ///     config.live = true;
+    ///     config
+    /// };
+    /// let (sa, sb) = (a.replicate(x, live(true)), b.replicate(y, live(false)));
+    /// let (ha, hb) = (sa.handle(), sb.handle());
+    /// let (ta, tb) = (tokio::spawn(sa), tokio::spawn(sb));
+    ///
+    /// // Both static keys, for hyperswarm's dedup; a stream extension on the running session.
+    /// let peer = hb.handshake().await?;
+    /// assert_eq!(peer.remote_public_key, ha.info().local_public_key);
+    /// let mut a_chat = ha.register_extension("chat")?;
+    /// let b_chat = hb.register_extension("chat")?;
+    /// b_chat.send(b"hi").await?;
+    /// assert_eq!(a_chat.recv().await.as_deref(), Some(&b"hi"[..]));
+    ///
+    /// // B reads A's core over the session, and the handle counts it.
+    /// assert_eq!(b.get_by_key(feed.key())?.get(0).await?, b"hello");
+    /// assert_eq!(hb.info().total.downloaded_blocks, 1);
+    ///
+    /// // Closing A's store ends the session on both sides.
+    /// a.close()?;
+    /// assert!(matches!(ta.await?, Err(Error::Closed)));
+    /// let _ = tb.await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn replicate<T>(
         self: &Arc<Self>,
         io: T,
