@@ -21,6 +21,7 @@
 //! - [`Corestore::replicate`]: every core of the view on one hypercore-protocol session over
 //!   any tokio transport; cores loaded later join it, and a core the remote opens by discovery
 //!   key is replicated only if the store holds it (JS `corestore.replicate`).
+//!   [`Corestore::replicate_with_extensions`] adds stream-level extensions.
 //!
 //! # Layout (docs/formats.md §6)
 //! ```text
@@ -59,10 +60,20 @@
 //! folder and replicated only if the store holds it; any other is refused with `Close` (a live
 //! session leaves it half open instead, in case a view loads it later). Cores
 //! replicate sparsely (hypercore's defaults): blocks move when a reader waits for them
-//! ([`hypercore::replicate::SharedFeed::get`]) or a download asks for a range. Tests:
-//! `cargo test -p corestore --test replicate`. Not done: stream-level extensions, per-store
-//! replication options (live/sparse/upload/download are hypercore's defaults per core), and
-//! ending running sessions on [`Corestore::close`].
+//! ([`hypercore::replicate::SharedFeed::get`]) or a download asks for a range.
+//!
+//! A session is a [`hypercore::replicate::Replication`]: a future that owns what it needs
+//! (spawn it) and a [`hypercore::replicate::ReplicationHandle`] that waits for the Noise
+//! handshake and gives both static keys (hyperswarm's dedup rule), snapshots the peer and the
+//! blocks and bytes moved per core, and cancels the session. Stream-level extensions (JS
+//! `stream.registerExtension` on the stream `corestore.replicate` returns, what a daemon's
+//! peer sockets ride on) are named when the session starts
+//! ([`Corestore::replicate_with_extensions`]) or registered on the running session through
+//! the handle ([`hypercore::replicate::ReplicationHandle::register_extension`]). The root view's
+//! [`Corestore::close`] ends every running session, as JS destroys its replication streams:
+//! the remotes see their transports end. Tests: `cargo test -p corestore --test replicate`.
+//! Not done: per-store replication options (live/sparse/upload/download are hypercore's
+//! defaults per core).
 //!
 //! # Example
 //! ```
@@ -102,6 +113,7 @@ mod loaded;
 mod master_key;
 mod name_file;
 mod private_dir;
+mod replicate;
 mod store;
 
 pub use crate::{

@@ -6,11 +6,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use hypercore::protocol::SessionConfig;
-use hypercore::replicate::{ReplicatorConfig, replicate_with};
+use hypercore::replicate::{ReplicationHandle, ReplicatorConfig};
 use hypercore::{Feed, KeyPair, PublicKey};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::backend::{Backend, BoxStorage};
 use crate::derive::derive_key_pair;
@@ -47,29 +45,36 @@ pub const DEFAULT_OPEN_FILE_BUDGET: usize = 768;
 /// twice for a core, from any view or thread, returns the same [`SharedFeed`]. A view only
 /// changes which name [`Corestore::default_feed`] derives and what [`Corestore::list`] shows.
 pub struct Corestore {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     name: String,
-    namespaced: bool,
+    pub(crate) namespaced: bool,
     /// Discovery keys of the cores asked for through this view (JS `_openedCores`). Only keys:
     /// the handles live in the shared table, so closing the store releases them all.
     opened: Mutex<BTreeSet<[u8; 32]>>,
 }
 
 /// What all views of one store share.
-struct Shared {
+pub(crate) struct Shared {
     master_key: MasterKey,
     /// The folder, for a store on disk.
     root: Option<PathBuf>,
-    state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
     /// Running replication sessions: every core loaded from now on joins them (JS
-    /// `_injectIntoReplicationStreams`).
-    streams: Mutex<Vec<UnboundedSender<SharedFeed>>>,
+    /// `_injectIntoReplicationStreams`), and closing the store ends them.
+    pub(crate) streams: Mutex<Vec<Stream>>,
 }
 
-struct State {
+/// One running replication session of the store.
+pub(crate) struct Stream {
+    /// Where cores loaded later go; closed once the session ended.
+    pub(crate) added: UnboundedSender<SharedFeed>,
+    pub(crate) handle: ReplicationHandle,
+}
+
+pub(crate) struct State {
     backend: Backend,
     /// Loaded cores by discovery key; `None` once the root view closed the store.
-    cores: Option<Table>,
+    pub(crate) cores: Option<Table>,
     /// Files the loaded cores may hold open before idle ones are closed; `None` for a store
     /// in memory (its cores exist only while loaded).
     budget: Option<usize>,
@@ -298,7 +303,7 @@ impl Corestore {
                     let feed = SharedFeed::new(open(backend)?, ReplicatorConfig::default());
                     cores.insert(dk, feed.clone());
                     drop(state);
-                    lock(&self.shared.streams).retain(|tx| tx.send(feed.clone()).is_ok());
+                    lock(&self.shared.streams).retain(|s| s.added.send(feed.clone()).is_ok());
                     feed
                 }
             }
@@ -380,50 +385,6 @@ impl Corestore {
             .collect()
     }
 
-    /// Replicates this view's cores with the peer at the other end of `io`, on one
-    /// hypercore-protocol session, until the transport ends (JS `corestore.replicate`).
-    ///
-    /// The session starts with the loaded cores (the root view: every loaded core; a namespace
-    /// view: the cores asked for through it). Every core any view loads later joins it (a
-    /// drive's content feed once its header arrives, a mount once it is opened). A core the
-    /// remote opens by discovery key is replicated only if this store holds it (loaded, or in
-    /// its folder). Any other is refused with `Close`, as JS does, by a non-live session; a live
-    /// one leaves the remote's channel half open, so the core opens without a round trip if a
-    /// view loads it later (the remote drive's content feed). Each core replicates as its
-    /// [`SharedFeed`] says: sparse by default, so blocks move when a reader waits on them or a
-    /// [`download`](hypercore::replicate::SharedFeed::download) asks for a range.
-    ///
-    /// Run it in its own task, one per connection: `tokio::spawn(async move {
-    /// store.replicate(socket, SessionConfig::new(initiator)).await })`.
-    pub async fn replicate<T>(&self, io: T, config: SessionConfig) -> Result<()>
-    where
-        T: AsyncRead + AsyncWrite,
-    {
-        let (tx, rx) = unbounded_channel();
-        // Registered before the cores are listed, so a core loaded in between is sent twice
-        // (and ignored the second time) rather than missed.
-        lock(&self.shared.streams).push(tx);
-        let initial: Vec<SharedFeed> = if self.namespaced {
-            self.list().into_iter().map(|(_, feed)| feed).collect()
-        } else {
-            let state = lock(&self.shared.state);
-            state
-                .cores
-                .as_ref()
-                .map(|cores| cores.feeds().cloned().collect())
-                .unwrap_or_default()
-        };
-        let find = |dk: &[u8; 32]| match self.get_by_discovery_key(dk) {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(discovery_key = %hex::encode(dk), error = %e, "cannot open a core the peer asked for");
-                None
-            }
-        };
-        replicate_with(io, config, &initial, Some(rx), find).await?;
-        Ok(())
-    }
-
     /// Makes every change to the loaded cores durable, for a daemon to call per request: each
     /// core written since its last flush syncs its new blocks, then the bitfield claiming them
     /// ([`Feed::flush`]); a core with nothing new costs no sync, so a flush with nothing dirty
@@ -452,9 +413,11 @@ impl Corestore {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Closes the view. The root view closes the store: it flushes every loaded core and
-    /// forgets them, and every view's later `get*` fails with [`Error::Closed`]. A namespace
-    /// view only forgets its own list.
+    /// Closes the view. The root view closes the store: it ends every replication session of
+    /// every view (JS `stream.destroy()`: the remotes see their transports end, and each
+    /// session's future returns [`Error::Closed`]), flushes every loaded core and forgets them,
+    /// and every view's later `get*` fails with [`Error::Closed`]. A namespace view only
+    /// forgets its own list.
     ///
     /// Handles given out earlier keep working; a core's files close when its last handle is
     /// dropped, so drop them before reopening the folder in another store.
@@ -471,6 +434,9 @@ impl Corestore {
             }
             taken
         };
+        for stream in lock(&self.shared.streams).drain(..) {
+            stream.handle.cancel();
+        }
         let mut first_error = None;
         for (dk, feed) in cores.into_iter().flat_map(|mut t| t.drain()) {
             if let Err(source) = feed.lock().flush() {
@@ -503,6 +469,6 @@ fn name_mismatch(dk: &[u8; 32]) -> Error {
 
 /// Locks, taking over a lock a panicking thread left behind: the table only ever holds fully
 /// opened cores, and a feed's own writes leave its files recoverable like a crash would.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

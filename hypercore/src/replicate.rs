@@ -45,6 +45,19 @@
 //!   Non-live: a full clone that has everything sends `Status{downloading: false}`, and a writer
 //!   whose non-live peer is done answers `Status{false, false}` and closes (JS `_autoEnd`).
 //! - Counters: per peer and per feed, bytes and blocks uploaded and downloaded ([`Stats`]).
+//! - Sessions: every `replicate*` function returns a [`Replication`], a future to await or
+//!   spawn, whose [`ReplicationHandle`] (usable from any task) waits for the Noise handshake
+//!   and gives both static keys ([`SessionPeer`], what hyperswarm's `Swarm::deduplicate`
+//!   takes), snapshots the session ([`SessionInfo`]: state, remote key and address, who
+//!   dialled, transport bytes, and per feed the blocks and bytes moved with this peer, kept
+//!   after a channel closes), and cancels it: nothing more is sent, the transport is shut down
+//!   and dropped (the remote sees it end), the peers are removed from their feeds and the
+//!   feeds released, and the future returns [`ReplicateError::Cancelled`]. The handle also
+//!   registers stream extensions on the running session, at any time
+//!   ([`ReplicationHandle::register_extension`]: a daemon's per-topic peer sockets), each with
+//!   a bounded queue of the peer's messages ([`STREAM_EXTENSION_QUEUE`]; more are dropped);
+//!   dropping a [`StreamExtension`] stops its delivery (the name stays announced: the session
+//!   cannot withdraw a name).
 //! - Extensions, as hypercore and hypercore-protocol do them: feed extensions
 //!   ([`SharedFeed::register_extension`], [`SharedFeed::send_extension`] to one peer,
 //!   [`SharedFeed::broadcast_extension`], messages with the sender's [`PeerId`] on the returned
@@ -56,6 +69,8 @@
 //! Tests: `cargo test -p hypercore --test replicate_core` (two and three sessions back to back,
 //! no sockets), `--features tokio --test replicate_io` (over in-memory pipes, paused time for
 //! the timeouts), `--features tokio --test replicate_extensions` (extensions over pipes),
+//! `--features tokio --test replicate_handle` (handshake keys, counters, cancel; pipes and
+//! TCP on 127.0.0.1),
 //! `--features interop --test replicate_interop` (against Node hypercore 9 over
 //! TCP on 127.0.0.1, in both roles; needs `node` and `<workspace>/tests/js/node_modules`).
 //!
@@ -73,6 +88,8 @@
 
 mod error;
 #[cfg(feature = "tokio")]
+mod handle;
+#[cfg(feature = "tokio")]
 mod io;
 mod peer;
 mod remote_bits;
@@ -85,6 +102,11 @@ mod stream_extensions;
 mod trace;
 
 pub use self::error::ReplicateError;
+#[cfg(feature = "tokio")]
+pub use self::handle::{
+    MAX_STREAM_EXTENSIONS, Replication, ReplicationHandle, STREAM_EXTENSION_QUEUE, SessionEnd,
+    SessionFeed, SessionInfo, SessionPeer, SessionState, StreamExtension, WireStats,
+};
 #[cfg(feature = "tokio")]
 pub use self::io::{replicate, replicate_with, replicate_with_extensions};
 pub use self::peer::{Outgoing, Stats};

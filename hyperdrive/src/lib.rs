@@ -126,7 +126,9 @@
 //! (the mount's drive is opened from the store). Replication is sparse: blocks move when a
 //! read waits for them, or for everything with [`AsyncDrive::download_all`] (metadata, then
 //! content up to every block peers announce and every Stat points at, then every mounted
-//! drive and hypercore, recursively).
+//! drive and hypercore, recursively). [`AsyncDrive::replicate`] returns a
+//! [`hypercore::replicate::Replication`]: spawn it, and keep its handle for the peer's Noise
+//! keys (hyperswarm's dedup), the blocks and bytes moved per feed, and cancelling.
 //!
 //! Reads of a feed this store does not write wait for missing blocks (trie nodes, the header,
 //! content blocks, the tree nodes a byte seek walks) for [`DriveOptions::block_timeout`]
@@ -140,7 +142,8 @@
 //! does not hold up replication or writers.
 //!
 //! Tests: `cargo test -p hyperdrive --test replicate` (ddrive to ddrive over an in-memory
-//! pipe and TCP on 127.0.0.1, both roles, timeouts), and `cargo test -p ddrive-tests
+//! pipe and TCP on 127.0.0.1, both roles, timeouts), `--test replicate_handle` (the session's
+//! counters and cancel), and `cargo test -p ddrive-tests
 //! --features interop --test interop_replication` (Node hyperdrive@10 over TCP, both roles,
 //! both directions: 1,000 files, a 20 MiB file and a mount).
 //!

@@ -8,11 +8,13 @@
 //! header (block 0), and the drives mounted in the trie, recursively.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::time::Duration;
 
 use corestore::SharedFeed;
 use hypercore::PublicKey;
 use hypercore::protocol::SessionConfig;
+use hypercore::replicate::Replication;
 use hypertrie::IterOptions;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -49,30 +51,41 @@ impl AsyncDrive {
     /// content feed it names is opened, so it joins the session. Other blocks move when a
     /// read waits on them or [`download_all`](Self::download_all) asks for everything. The
     /// drive's watchers ([`Drive::watch`]) hear of metadata that arrives from peers.
-    pub async fn replicate<T>(&self, io: T, config: SessionConfig) -> Result<()>
+    ///
+    /// The returned [`Replication`] owns what it needs: spawn it, and keep its
+    /// [`handle`](Replication::handle) for the peer's keys, the counters and cancelling
+    /// (corestore's session, see [`corestore::Corestore::replicate`]).
+    pub fn replicate<T>(
+        &self,
+        io: T,
+        config: SessionConfig,
+    ) -> Replication<impl Future<Output = Result<()>> + use<T>>
     where
         T: AsyncRead + AsyncWrite,
     {
         let store = std::sync::Arc::clone(self.sync().corestore());
-        let session = store.replicate(io, config);
-        tokio::pin!(session);
-        let follow = follow_header(self.sync().clone());
-        tokio::pin!(follow);
-        let arrivals = watch_arrivals(self.sync().clone());
-        tokio::pin!(arrivals);
-        let mut following = true;
-        loop {
-            tokio::select! {
-                r = &mut session => return r.map_err(Error::from),
-                () = &mut arrivals => {}
-                r = &mut follow, if following => {
-                    following = false;
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "cannot open the drive's content feed");
+        let (handle, session) = store.replicate(io, config).into_parts();
+        let drive = self.sync().clone();
+        Replication::from_parts(handle, async move {
+            let mut session = session;
+            let follow = follow_header(drive.clone());
+            tokio::pin!(follow);
+            let arrivals = watch_arrivals(drive);
+            tokio::pin!(arrivals);
+            let mut following = true;
+            loop {
+                tokio::select! {
+                    r = &mut session => return r.map_err(Error::from),
+                    () = &mut arrivals => {}
+                    r = &mut follow, if following => {
+                        following = false;
+                        if let Err(e) = r {
+                            tracing::warn!(error = %e, "cannot open the drive's content feed");
+                        }
                     }
                 }
             }
-        }
+        })
     }
 
     /// Downloads the whole drive from the peers of its running replication sessions: the

@@ -53,12 +53,19 @@ pub enum ReplicateError {
     /// An extension of that name is already registered (JS throws too).
     #[error("an extension named {0:?} is already registered")]
     DuplicateExtension(String),
+    /// A session has as many stream extensions registered as it takes.
+    #[error("a session takes at most {0} stream extensions")]
+    TooManyExtensions(usize),
     /// The peer is not (or no longer) replicating this feed.
     #[error("peer {0} is not replicating this feed")]
     UnknownPeer(u64),
     /// The replication session this handle belongs to has ended.
     #[error("the replication session has ended")]
     SessionEnded,
+    /// The session was cancelled through its
+    /// [`ReplicationHandle`](super::ReplicationHandle) (or the store it belongs to closed).
+    #[error("the replication session was cancelled")]
+    Cancelled,
     /// The transport failed.
     #[error("transport: {0}")]
     Io(String),

@@ -1,21 +1,25 @@
 //! Runs one protocol session over a tokio transport, replicating any number of shared feeds.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::io::IoSlice;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::error::ReplicateError;
+use super::handle::{
+    EndGuard, ExtensionChange, ExtensionCommands, Replication, ReplicationHandle, SessionEnd,
+};
 use super::peer::Outgoing;
 use super::replicator::{PeerId, Transmit};
 use super::shared::{SharedFeed, now};
 use super::stream_extensions::{StreamExtensionMessage, StreamExtensions};
 use super::trace::{describe, short, trace_event};
-use crate::protocol::{Data, Event, Message, Session, SessionConfig};
+use crate::protocol::{Data, Event, Message, NoiseKeyPair, Session, SessionConfig};
 use crate::storage::Storage;
 
 /// Most bytes one read takes. What one read brings is stored as one batch, so when blocks queue
@@ -28,6 +32,9 @@ const WRITE_SLICES: usize = 16;
 /// Stop pulling messages (and so answering requests) while this much is unwritten: the transport
 /// sets the pace of uploads, and memory stays bounded by this plus one block.
 const HIGH_WATER: usize = 256 * 1024;
+/// How long a cancelled session waits for its transport to shut down: the remote may not be
+/// reading, and a cancel must end the session promptly all the same.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
 struct Channel<S: Storage> {
     feed: SharedFeed<S>,
@@ -92,16 +99,19 @@ fn open_feed<S: Storage>(
 /// Every feed is opened on the session; a feed the remote opens that is not in `feeds` is
 /// refused with `Close{discoveryKey}`. A peer that sends invalid data or stalls is dropped from
 /// that feed (its channel is closed) and its requests go to the feed's other peers.
-pub async fn replicate<T, S>(
+///
+/// Nothing runs until the returned [`Replication`] is awaited or spawned; its
+/// [`handle`](Replication::handle) tells who the peer is, counts what moved, and cancels.
+pub fn replicate<T, S>(
     io: T,
     config: SessionConfig,
     feeds: &[SharedFeed<S>],
-) -> Result<(), ReplicateError>
+) -> Replication<impl Future<Output = Result<(), ReplicateError>> + use<T, S>>
 where
     T: AsyncRead + AsyncWrite,
     S: Storage,
 {
-    replicate_with(io, config, feeds, None, |_: &[u8; 32]| None).await
+    replicate_with(io, config, feeds, None, |_: &[u8; 32]| None)
 }
 
 /// [`replicate`] with a set of feeds that grows during the session (corestore's replication):
@@ -112,56 +122,97 @@ where
 /// on `added` later (a drive's content feed once its header arrives) then opens at once, with
 /// its first `Want` in the same write, instead of after a `Close`, a fresh remote `Open` and a
 /// round trip. A feed that is already replicated is ignored.
-pub async fn replicate_with<T, S, F>(
+pub fn replicate_with<T, S, F>(
     io: T,
     config: SessionConfig,
     feeds: &[SharedFeed<S>],
     added: Option<UnboundedReceiver<SharedFeed<S>>>,
     find: F,
-) -> Result<(), ReplicateError>
+) -> Replication<impl Future<Output = Result<(), ReplicateError>> + use<T, S, F>>
 where
     T: AsyncRead + AsyncWrite,
     S: Storage,
     F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
-    replicate_with_extensions(io, config, feeds, added, find, None).await
+    replicate_with_extensions(io, config, feeds, added, find, None)
 }
 
 /// [`replicate_with`] plus stream-level extensions (JS `stream.registerExtension`), made by
 /// [`stream_extensions`](super::stream_extensions): registered on the session before it starts,
 /// sent on channel 0 (after an `Options` announcing the sorted names, lazily as JS does), and
 /// received from the remote when it registered the same name.
-pub async fn replicate_with_extensions<T, S, F>(
+///
+/// A `config` without a key pair gets a fresh one here, so the handle knows our static key
+/// before the session starts.
+pub fn replicate_with_extensions<T, S, F>(
     io: T,
-    config: SessionConfig,
+    mut config: SessionConfig,
     feeds: &[SharedFeed<S>],
     added: Option<UnboundedReceiver<SharedFeed<S>>>,
     find: F,
     extensions: Option<StreamExtensions>,
-) -> Result<(), ReplicateError>
+) -> Replication<impl Future<Output = Result<(), ReplicateError>> + use<T, S, F>>
 where
     T: AsyncRead + AsyncWrite,
     S: Storage,
     F: FnMut(&[u8; 32]) -> Option<SharedFeed<S>>,
 {
+    let local = config
+        .keypair
+        .get_or_insert_with(NoiseKeyPair::generate)
+        .public;
+    let names = extensions
+        .as_ref()
+        .map(|e| e.names.clone())
+        .unwrap_or_default();
+    let (handle, commands) = ReplicationHandle::new(config.initiator, local, &names);
     let mut channels: HashMap<[u8; 32], Channel<S>> = feeds
         .iter()
         .map(|f| (f.key().discovery_key(), Channel::new(f.clone())))
         .collect();
-    let wake = Arc::new(Notify::new());
-    let mut dynamic = Dynamic {
-        added,
-        find,
-        stream: extensions,
-    };
-    let result = run(io, config, &mut channels, &wake, &mut dynamic).await;
-    let at = now();
-    for ch in channels.values_mut() {
-        if let Some(peer) = ch.peer.take() {
-            ch.feed.remove_peer(peer, at);
+    // Made outside the future, so a session dropped before its first poll is marked too.
+    let guard = EndGuard(handle.clone());
+    let future = async move {
+        let guard = guard;
+        let tracker = &guard.0;
+        let wake = Arc::new(Notify::new());
+        let mut dynamic = Dynamic {
+            added,
+            find,
+            stream: extensions,
+            commands,
+            registered: HashMap::new(),
+        };
+        let result = run(io, config, &mut channels, &wake, &mut dynamic, tracker).await;
+        let at = now();
+        for (dk, ch) in channels.iter_mut() {
+            if let Some(peer) = ch.peer.take() {
+                release(tracker, dk, ch, peer, at);
+            }
         }
-    }
-    result
+        // The feeds go now, not when the future is dropped.
+        drop(channels);
+        drop(dynamic);
+        tracker.on_end(match &result {
+            Ok(()) => SessionEnd::Done,
+            Err(ReplicateError::Cancelled) => SessionEnd::Cancelled,
+            Err(e) => SessionEnd::Failed(e.to_string()),
+        });
+        result
+    };
+    Replication::from_parts(handle, future)
+}
+
+/// Removes this session's peer from a feed whose channel closed.
+fn release<S: Storage>(
+    tracker: &ReplicationHandle,
+    dk: &[u8; 32],
+    ch: &Channel<S>,
+    peer: PeerId,
+    at: Instant,
+) {
+    tracker.on_feed_closed(dk);
+    ch.feed.remove_peer(peer, at);
 }
 
 /// Where feeds not given up front come from, and the stream extensions.
@@ -169,6 +220,12 @@ struct Dynamic<S: Storage, F> {
     added: Option<UnboundedReceiver<SharedFeed<S>>>,
     find: F,
     stream: Option<StreamExtensions>,
+    /// Registrations and messages from the handle's [`StreamExtension`]s.
+    ///
+    /// [`StreamExtension`]: super::StreamExtension
+    commands: ExtensionCommands,
+    /// Where each name registered through the handle delivers.
+    registered: HashMap<String, mpsc::Sender<Vec<u8>>>,
 }
 
 async fn next_stream_message(stream: &mut Option<StreamExtensions>) -> Option<(String, Vec<u8>)> {
@@ -193,6 +250,7 @@ async fn run<T, S, F>(
     channels: &mut HashMap<[u8; 32], Channel<S>>,
     wake: &Arc<Notify>,
     dynamic: &mut Dynamic<S, F>,
+    tracker: &ReplicationHandle,
 ) -> Result<(), ReplicateError>
 where
     T: AsyncRead + AsyncWrite,
@@ -218,6 +276,9 @@ where
     let mut eof = false;
     let mut finished = false;
     loop {
+        if tracker.is_cancelled() {
+            return cancel(&mut session, &mut wr).await;
+        }
         let at = now();
         // Consecutive messages of one channel go to its feed together, so the blocks one read
         // delivered are verified and stored as one batch.
@@ -232,17 +293,20 @@ where
                     match &mut batch {
                         Some((dk, messages)) if *dk == discovery_key => messages.push(message),
                         _ => {
-                            deliver(channels, batch.take(), at)?;
+                            deliver(channels, batch.take(), at, tracker)?;
                             batch = Some((discovery_key, vec![message]));
                         }
                     }
                     continue;
                 }
                 other => {
-                    deliver(channels, batch.take(), at)?;
+                    deliver(channels, batch.take(), at, tracker)?;
                     other
                 }
             };
+            if let Event::Handshake { remote_public_key } = &event {
+                tracker.on_handshake(*remote_public_key);
+            }
             if let Event::DiscoveryKey { discovery_key } = &event
                 && !channels.contains_key(discovery_key)
                 && !refused.contains(discovery_key)
@@ -252,7 +316,13 @@ where
                 channels.insert(*discovery_key, Channel::new(feed));
             }
             if let Event::StreamExtension { name, payload } = event {
-                if let Some(stream) = &dynamic.stream {
+                if let Some(tx) = dynamic.registered.get(&name) {
+                    // A full queue drops the peer's message: what it sends never grows
+                    // memory; a closed one means the extension is being unregistered.
+                    if tx.try_send(payload).is_err() {
+                        tracing::debug!(%name, "stream extension message dropped");
+                    }
+                } else if let Some(stream) = &dynamic.stream {
                     // A dropped receiver only means nobody listens any more.
                     let _ = stream
                         .incoming
@@ -265,13 +335,13 @@ where
                 channels,
                 &refused,
                 keep_unknown,
-                wake,
+                Links { wake, tracker },
                 event,
                 at,
             )?;
         }
-        deliver(channels, batch.take(), at)?;
-        pull(&mut session, channels, &mut refused, at)?;
+        deliver(channels, batch.take(), at, tracker)?;
+        pull(&mut session, channels, &mut refused, at, tracker)?;
         if session.transmit_len() == 0 {
             if finished || session.is_closed() {
                 let _ = wr.flush().await;
@@ -296,6 +366,7 @@ where
                     Ok(0) => return Err(ReplicateError::Io("transport wrote nothing".into())),
                     Ok(n) => {
                         tracing::trace!(target: "ddrive::wire", bytes = n, "wrote");
+                        tracker.on_sent(n);
                         session.advance_transmit(n, now());
                     }
                     Err(e) => {
@@ -312,9 +383,13 @@ where
                     }
                     Ok(n) => {
                         tracing::trace!(target: "ddrive::wire", bytes = n, "read");
+                        tracker.on_received(n);
                         // Names registered before these bytes were sent must map them.
                         for (dk, ch) in channels.iter_mut() {
                             sync_extensions(&mut session, dk, ch)?;
+                        }
+                        while let Ok(change) = dynamic.commands.changes.try_recv() {
+                            apply(&mut session, &mut dynamic.registered, change);
                         }
                         session.handle_input_mut(now(), &mut buf[..n])?;
                     }
@@ -325,6 +400,7 @@ where
                 }
             }
             _ = wake.notified() => {}
+            () = tracker.cancelled() => {}
             added = next_added(&mut dynamic.added), if dynamic.added.is_some() => {
                 match added {
                     Some(feed) => {
@@ -348,6 +424,23 @@ where
                     }
                 }
             }
+            change = dynamic.commands.changes.recv() => {
+                // `None` cannot come: the handle in this future holds the sender.
+                if let Some(change) = change {
+                    apply(&mut session, &mut dynamic.registered, change);
+                }
+            }
+            msg = dynamic.commands.outgoing.recv(), if session.transmit_len() < HIGH_WATER => {
+                // A message's registration went out before it: apply any still queued.
+                while let Ok(change) = dynamic.commands.changes.try_recv() {
+                    apply(&mut session, &mut dynamic.registered, change);
+                }
+                if let Some((name, payload)) = msg
+                    && dynamic.registered.contains_key(&name)
+                {
+                    session.send_extension(&name, &payload)?;
+                }
+            }
             _ = sleep_until(deadline), if deadline.is_some() => {
                 let at = now();
                 session.handle_timeout(at)?;
@@ -357,6 +450,36 @@ where
             }
         }
     }
+}
+
+/// Applies a stream extension registered or dropped through the handle.
+fn apply(
+    session: &mut Session,
+    registered: &mut HashMap<String, mpsc::Sender<Vec<u8>>>,
+    change: ExtensionChange,
+) {
+    match change {
+        ExtensionChange::Register { name, incoming } => {
+            // A name dropped and registered again is still announced: only its route changes
+            // (the session has no way to withdraw a name; JS peers ignore what nobody hears).
+            session.register_extension(&name);
+            registered.insert(name, incoming);
+        }
+        ExtensionChange::Unregister(name) => {
+            registered.remove(&name);
+        }
+    }
+}
+
+/// Ends a cancelled session: nothing more is sent, and the transport is shut down (at most
+/// [`SHUTDOWN_TIMEOUT`]) so the remote sees it end.
+async fn cancel<W: AsyncWrite + Unpin>(
+    session: &mut Session,
+    wr: &mut W,
+) -> Result<(), ReplicateError> {
+    session.destroy();
+    let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, wr.shutdown()).await;
+    Err(ReplicateError::Cancelled)
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -370,14 +493,23 @@ fn deliver<S: Storage>(
     channels: &HashMap<[u8; 32], Channel<S>>,
     batch: Option<([u8; 32], Vec<Message>)>,
     at: Instant,
+    tracker: &ReplicationHandle,
 ) -> Result<(), ReplicateError> {
     if let Some((dk, messages)) = batch
         && let Some(ch) = channels.get(&dk)
         && let Some(peer) = ch.peer
     {
-        ch.feed.on_messages(peer, messages, at)?;
+        ch.feed.on_messages(peer, messages, at, |stats| {
+            tracker.on_peer_stats(&dk, stats);
+        })?;
     }
     Ok(())
+}
+
+/// What a new peer is woken through, and the session's handle.
+struct Links<'a> {
+    wake: &'a Arc<Notify>,
+    tracker: &'a ReplicationHandle,
 }
 
 /// Applies one session event; returns whether the session finished.
@@ -386,7 +518,7 @@ fn on_event<S: Storage>(
     channels: &mut HashMap<[u8; 32], Channel<S>>,
     refused: &HashSet<[u8; 32]>,
     keep_unknown: bool,
-    wake: &Arc<Notify>,
+    Links { wake, tracker }: Links<'_>,
     event: Event,
     at: Instant,
 ) -> Result<bool, ReplicateError> {
@@ -407,6 +539,7 @@ fn on_event<S: Storage>(
             if let Some(ch) = channels.get_mut(&discovery_key)
                 && ch.peer.is_none()
             {
+                tracker.on_feed_open(&discovery_key, *ch.feed.key());
                 ch.peer = Some(ch.feed.add_peer(Arc::clone(wake), at));
             }
         }
@@ -414,7 +547,7 @@ fn on_event<S: Storage>(
             if let Some(ch) = channels.get_mut(&discovery_key)
                 && let Some(peer) = ch.peer.take()
             {
-                ch.feed.remove_peer(peer, at);
+                release(tracker, &discovery_key, ch, peer, at);
             }
         }
         // Messages go through `deliver`, in batches.
@@ -442,6 +575,7 @@ fn pull<S: Storage>(
     channels: &mut HashMap<[u8; 32], Channel<S>>,
     refused: &mut HashSet<[u8; 32]>,
     at: Instant,
+    tracker: &ReplicationHandle,
 ) -> Result<(), ReplicateError> {
     for (dk, ch) in channels.iter_mut() {
         sync_extensions(session, dk, ch)?;
@@ -451,7 +585,9 @@ fn pull<S: Storage>(
                 None => break,
                 Some(Transmit::Block { data, size }) => {
                     tracing::trace!(target: "ddrive::wire", dk = %short(dk), index = data.index, size, "send block");
-                    send_block(session, dk, &ch.feed, &data, size)?
+                    if send_block(session, dk, &ch.feed, &data, size)? {
+                        tracker.on_upload(dk, size);
+                    }
                 }
                 Some(Transmit::Outgoing(Outgoing::Message(m))) => {
                     tracing::trace!(target: "ddrive::wire", dk = %short(dk), message = %describe(&m), "send");
@@ -459,7 +595,7 @@ fn pull<S: Storage>(
                 }
                 Some(Transmit::Outgoing(Outgoing::Close)) => {
                     session.close(dk)?;
-                    ch.feed.remove_peer(peer, at);
+                    release(tracker, dk, ch, peer, at);
                     ch.peer = None;
                     refused.insert(*dk);
                     break;
@@ -485,14 +621,15 @@ impl From<crate::protocol::Error> for ReadFailed {
     }
 }
 
-/// Sends the answer `data` with block `data.index` (`size` bytes) read straight into its frame.
+/// Sends the answer `data` with block `data.index` (`size` bytes) read straight into its frame;
+/// whether it was sent.
 fn send_block<S: Storage>(
     session: &mut Session,
     dk: &[u8; 32],
     feed: &SharedFeed<S>,
     data: &Data,
     size: usize,
-) -> Result<(), ReplicateError> {
+) -> Result<bool, ReplicateError> {
     let read = |buf: &mut [u8]| {
         feed.get_into(data.index, buf).map_err(|e| match e {
             crate::Error::NotStored(_)
@@ -502,11 +639,11 @@ fn send_block<S: Storage>(
         })
     };
     match session.send_data_with(dk, data, size, read) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         Err(ReadFailed::Local(e)) => Err(e),
         Err(ReadFailed::Gone) => {
             tracing::debug!(index = data.index, "a served block went before it was sent");
-            Ok(())
+            Ok(false)
         }
     }
 }

@@ -393,17 +393,23 @@ impl<S: Storage> SharedFeed<S> {
     }
 
     /// Several messages of one peer, in order (consecutive blocks are stored as one batch).
+    /// `observe` gets the peer's counters afterwards, before any reader is woken: a reader that
+    /// sees a block sees it counted.
     pub(crate) fn on_messages(
         &self,
         peer: PeerId,
         messages: Vec<Message>,
         now: Instant,
+        observe: impl FnOnce(Stats),
     ) -> Result<(), ReplicateError> {
         let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
         let result = replicator.on_messages(feed, peer, messages, now);
+        if let Some(stats) = replicator.peer_stats(peer) {
+            observe(stats);
+        }
         self.settle(&mut st, Some(peer));
         result
     }
