@@ -321,26 +321,56 @@ async fn a_client_killed_mid_stream_leaves_no_file_and_no_damage() -> TestResult
         .version;
     let blocks_before = content_blocks(&mut c, id).await?;
 
-    // A writer that sends half a file on its own connection, then its connection dies.
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let mut dying = Client::new(&daemon).await?;
-    let call = tokio::spawn(async move {
-        dying
-            .drive
-            .create_write_stream(dying.req(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    // A writer that sends half a file on its own connection, then dies: its runtime (and with
+    // it the connection) is dropped while the stream is still open, as when a client process
+    // is killed.
+    let (kill, killed) = tokio::sync::oneshot::channel::<()>();
+    let (sent, sent_rx) = tokio::sync::oneshot::channel::<()>();
+    let addr = daemon.local_addr();
+    let token = daemon.client_config().token.expose().to_owned();
+    let dying = std::thread::spawn(move || -> Result<(), String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let keep = rt.block_on(async move {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .map_err(|e| e.to_string())?
+                .connect()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut drive = DriveClient::new(channel);
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            tx.send(proto::WriteStreamRequest {
+                id,
+                path: "/half.bin".into(),
+                ..Default::default()
+            })
             .await
+            .map_err(|e| e.to_string())?;
+            tx.send(proto::WriteStreamRequest {
+                chunk: vec![1u8; 1_000_000],
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let call = tokio::spawn(async move {
+                drive
+                    .create_write_stream(with_token(
+                        tokio_stream::wrappers::ReceiverStream::new(rx),
+                        &token,
+                    ))
+                    .await
+            });
+            let _ = sent.send(());
+            let _ = killed.await;
+            Ok::<_, String>((tx, call))
+        })?;
+        drop(rt);
+        drop(keep);
+        Ok(())
     });
-    tx.send(proto::WriteStreamRequest {
-        id,
-        path: "/half.bin".into(),
-        ..Default::default()
-    })
-    .await?;
-    tx.send(proto::WriteStreamRequest {
-        chunk: vec![1u8; 1_000_000],
-        ..Default::default()
-    })
-    .await?;
+    sent_rx.await?;
     // Wait until the daemon has the chunk: the content feed grows as the writer fills blocks.
     let mut tries = 0;
     while content_blocks(&mut c, id).await? <= blocks_before {
@@ -348,9 +378,8 @@ async fn a_client_killed_mid_stream_leaves_no_file_and_no_damage() -> TestResult
         assert!(tries < 500, "the daemon never received the chunk");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    call.abort();
-    let _ = call.await;
-    drop(tx);
+    let _ = kill.send(());
+    dying.join().map_err(|_| "the dying client panicked")??;
 
     // A reader that takes one chunk of a two-chunk file and goes away.
     let mut reader = Client::new(&daemon).await?;
