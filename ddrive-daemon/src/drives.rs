@@ -312,3 +312,61 @@ impl Drives {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watches_are_bounded() -> crate::Result<()> {
+        let drives = Drives::new(
+            Arc::new(Corestore::in_memory()?),
+            Arc::new(State::in_memory()?),
+            true,
+        )?;
+        for _ in 0..WATCH_LIMIT {
+            assert!(drives.add_watch());
+        }
+        assert!(!drives.add_watch(), "the limit holds");
+        drives.remove_watch();
+        assert!(drives.add_watch(), "a closed watch frees its place");
+        assert!(!drives.add_watch());
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_last_close_drops_the_drive() -> crate::Result<()> {
+        let drives = Drives::new(
+            Arc::new(Corestore::in_memory()?),
+            Arc::new(State::in_memory()?),
+            false,
+        )?;
+        let (a, session) = drives
+            .open(None, None)
+            .await
+            .map_err(|e| crate::Error::State(e.to_string()))?;
+        let key = Some(session.key);
+        let (b, _) = drives
+            .open(key, None)
+            .await
+            .map_err(|e| crate::Error::State(e.to_string()))?;
+        assert_ne!(a, b);
+        assert_eq!(drives.open_drives().len(), 1, "one drive object per key");
+        let mut closed = session.closed.clone();
+        drives
+            .close(a)
+            .map_err(|e| crate::Error::State(e.to_string()))?;
+        assert_eq!(drives.open_drives().len(), 1);
+        assert!(!*closed.borrow_and_update());
+        drives
+            .close(b)
+            .map_err(|e| crate::Error::State(e.to_string()))?;
+        assert!(drives.open_drives().is_empty());
+        assert!(
+            *closed.borrow_and_update(),
+            "watchers of the drive are told"
+        );
+        assert!(drives.close(b).is_err(), "a session closes once");
+        Ok(())
+    }
+}

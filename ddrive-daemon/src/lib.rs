@@ -47,20 +47,25 @@
 //! - `updateMetadata` with several keys appends one version per key.
 //!
 //! # Example
-//! ```no_run
-//! # async fn run() -> Result<(), ddrive_daemon::Error> {
-//! use ddrive_daemon::{Config, Daemon};
+//! ```
+//! use ddrive_daemon::{Bootstrap, ClientConfig, Config, Daemon};
 //!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let dir = tempfile::tempdir()?;
 //! let config = Config {
-//!     storage: "/tmp/ddrive-example".into(),
+//!     storage: dir.path().to_owned(),
 //!     port: 0, // any free port
+//!     bootstrap: Bootstrap::None,
 //!     ..Config::default()
 //! };
 //! let daemon = Daemon::start(config).await?;
-//! println!("listening on {}", daemon.local_addr());
+//! // Clients find the daemon through config.json.
+//! let written = ClientConfig::read(dir.path())?;
+//! assert_eq!(written.endpoint, daemon.local_addr().to_string());
 //! daemon.shutdown().await?;
-//! # Ok(())
-//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

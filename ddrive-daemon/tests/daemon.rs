@@ -429,3 +429,59 @@ async fn content_blocks(c: &mut Client, id: u64) -> Result<u64, tonic::Status> {
         .and_then(|m| m.content)
         .map_or(0, |c| c.total_blocks))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_reports_changes_until_the_client_cancels() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let daemon = Daemon::start(config(dir.path())).await?;
+    let mut c = Client::new(&daemon).await?;
+    let (id, _) = c.new_drive().await?;
+
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tx.send(proto::WatchRequest {
+        id,
+        path: "/docs".into(),
+    })
+    .await?;
+    let mut changes = c
+        .drive
+        .watch(c.req(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .await?
+        .into_inner();
+    c.write_file(id, "/docs/a.txt", b"a").await?;
+    let first = tokio::time::timeout(Duration::from_secs(10), changes.message()).await??;
+    assert!(
+        first.is_some(),
+        "a change under the watched path is reported"
+    );
+
+    // Any later message cancels: the stream then ends cleanly.
+    tx.send(proto::WatchRequest::default()).await?;
+    let mut ended = false;
+    for _ in 0..10 {
+        match tokio::time::timeout(Duration::from_secs(10), changes.message()).await?? {
+            Some(_) => continue,
+            None => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    assert!(ended, "the watch ends after the client's second message");
+
+    // A watch on a bad session fails with a status.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tx.send(proto::WatchRequest {
+        id: 77,
+        path: "/".into(),
+    })
+    .await?;
+    let err = c
+        .drive
+        .watch(c.req(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .await
+        .expect_err("no session 77");
+    assert_eq!(err.code(), Code::NotFound);
+    daemon.shutdown().await?;
+    Ok(())
+}
