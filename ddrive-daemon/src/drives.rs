@@ -77,6 +77,13 @@ pub(crate) struct Drives {
     watches: AtomicUsize,
 }
 
+/// How drives are opened. No swarm runs yet, so no peer can send a block this store lacks:
+/// reads of such blocks fail at once (UNAVAILABLE) instead of waiting for the 30 s block
+/// timeout. The wait comes back with networking.
+fn drive_options() -> DriveOptions {
+    DriveOptions::default().block_timeout(None)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking handler must not take the daemon with it: the maps stay consistent at
     // every unlock, so a poisoned lock is still usable.
@@ -127,9 +134,7 @@ impl Drives {
                 let store = self.store.clone();
                 let drive = blocking("get", move || {
                     let opened = match key {
-                        Some(k) => {
-                            Drive::open(store, &hypercore::PublicKey(k), DriveOptions::default())
-                        }
+                        Some(k) => Drive::open(store, &hypercore::PublicKey(k), drive_options()),
                         None => {
                             let mut ns = [0u8; 32];
                             getrandom::getrandom(&mut ns).map_err(|e| {
@@ -140,7 +145,7 @@ impl Drives {
                                     "get: cannot make a corestore namespace: {e}"
                                 ))
                             })?;
-                            Drive::create(Arc::new(view), DriveOptions::default())
+                            Drive::create(Arc::new(view), drive_options())
                         }
                     };
                     let what = key.map_or_else(

@@ -485,3 +485,36 @@ async fn a_watch_reports_changes_until_the_client_cancels() -> TestResult {
     daemon.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drive_only_peers_hold_fails_at_once_without_a_swarm() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let daemon = Daemon::start(config(dir.path())).await?;
+    let mut c = Client::new(&daemon).await?;
+    // A valid key nobody here writes: the drive opens read-only, and a read has no peer to ask.
+    let stranger = {
+        let other = tempfile::tempdir()?;
+        let d = Daemon::start(config(other.path())).await?;
+        let mut oc = Client::new(&d).await?;
+        let (_, key) = oc.new_drive().await?;
+        d.shutdown().await?;
+        key
+    };
+    let opts = proto::HyperdriveOptions {
+        key: stranger,
+        ..Default::default()
+    };
+    let rsp = c
+        .drive
+        .get(c.req(proto::GetDriveRequest { opts: Some(opts) }))
+        .await?
+        .into_inner();
+    assert!(!rsp.opts.ok_or("no opts")?.writable);
+    let err = tokio::time::timeout(Duration::from_secs(10), c.stat(rsp.id, "/x"))
+        .await?
+        .expect_err("nothing stored");
+    assert_ne!(err.code(), Code::Unknown);
+    assert_ne!(err.code(), Code::Ok);
+    daemon.shutdown().await?;
+    Ok(())
+}
