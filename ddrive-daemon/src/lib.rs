@@ -32,8 +32,14 @@
 //!
 //! Not served yet: FUSE (UNIMPLEMENTED "FUSE is not available in this build"), networking
 //! (peers, peersockets, swarm joins: configurations are stored and reported but no swarm
-//! runs), mirroring, and the fd-based `open`/`read`/`write` the Node daemon never implemented
-//! either.
+//! runs, so a read of a block only peers hold fails at once with UNAVAILABLE, and `download`
+//! only checks the path), mirroring, and the fd-based `open`/`read`/`write` the Node daemon
+//! never implemented either (UNIMPLEMENTED). [`Config::bootstrap`], [`Config::no_announce`] and
+//! [`Config::swarm_port`] are accepted for the swarm to come.
+//!
+//! Tests: `cargo test -p ddrive-daemon` (the daemon through its own gRPC client: config.json,
+//! auth, chunked files, bad requests, a client killed mid-stream, watches) and `cargo test -p
+//! ddrive-tests --features interop --test interop_daemon` (Node's hyperdrive-daemon-client).
 //!
 //! # Differences from the Node daemon
 //! - The listener binds the configured host (127.0.0.1 by default), never 0.0.0.0 unless asked.
