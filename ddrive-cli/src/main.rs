@@ -1,0 +1,93 @@
+//! `ddrive`: the command that runs the ddrive daemon and talks to it.
+//!
+//! - `ddrive start [--foreground] [flags]`: without `--foreground`, re-runs itself with
+//!   `--foreground` in a new session (setsid), output to `<storage>/log/daemon.log`, waits (at
+//!   most 15 s) until the daemon answers, and prints its endpoint; does nothing when a daemon
+//!   already answers.
+//! - `ddrive stop`: asks the daemon to stop (SIGTERM to the pid in `<storage>/daemon.pid`) and
+//!   waits at most 10 s for it to be gone.
+//! - `ddrive status`: versions, uptime, drives and peers; exit 1 with "The ddrive daemon is not
+//!   running." when none answers.
+//!
+//! Every call to the daemon has a deadline.
+
+mod client;
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// ddrive: peer-to-peer drives (Hyperdrive 10) served by a local daemon.
+#[derive(Debug, Parser)]
+#[command(name = "ddrive", version)]
+struct Cli {
+    /// The daemon's state folder.
+    #[arg(long, global = true, env = "DDRIVE_STORAGE")]
+    storage: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the daemon (in the background unless --foreground).
+    Start(StartArgs),
+    /// Stop the daemon.
+    Stop,
+    /// Show whether the daemon runs, its versions, uptime, drives and peers.
+    Status,
+}
+
+#[derive(Debug, Args)]
+struct StartArgs {
+    /// Run in this process instead of in the background.
+    #[arg(long)]
+    foreground: bool,
+    /// The address the API listens on (no TLS: keep it on loopback).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// The API port.
+    #[arg(long, default_value_t = 3101)]
+    port: u16,
+    /// Keep everything in memory.
+    #[arg(long)]
+    memory_only: bool,
+    /// DHT bootstrap nodes (host:port,...), or `none` for no DHT.
+    #[arg(long, default_value = "")]
+    bootstrap: String,
+    /// Never announce drives on the DHT.
+    #[arg(long)]
+    no_announce: bool,
+    /// The preferred swarm port.
+    #[arg(long, default_value_t = 49737)]
+    swarm_port: u16,
+    /// Log filter (error, warn, info, debug, trace, or per-module directives).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Log format.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+    /// Set by `start` for the background daemon it launches: leave the terminal's session.
+    #[arg(long, hide = true)]
+    detach_session: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let storage = cli
+        .storage
+        .unwrap_or_else(|| ddrive_daemon::Config::default().storage);
+    let result = match cli.command {
+        Command::Start(args) => commands::start(storage, args),
+        Command::Stop => commands::stop(&storage),
+        Command::Status => commands::status(&storage),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ddrive: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! What a daemon is started with.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// The folder the daemon keeps its state in when none is given: `$DDRIVE_STORAGE`, else
+/// `~/.ddrive`.
+pub(crate) fn default_storage() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DDRIVE_STORAGE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".ddrive")
+}
+
+/// Where the swarm finds its first DHT nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// The public hyperswarm bootstrap nodes.
+    #[default]
+    Public,
+    /// No DHT at all (`--bootstrap none`).
+    None,
+    /// These `host:port` nodes.
+    Nodes(Vec<String>),
+}
+
+impl Bootstrap {
+    /// Parses the `--bootstrap` flag: `none` (or Node's `false`) for no DHT, else a
+    /// comma-separated list of `host:port`.
+    pub fn parse(flag: &str) -> Self {
+        match flag.trim() {
+            "" => Bootstrap::Public,
+            "none" | "false" => Bootstrap::None,
+            list => Bootstrap::Nodes(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A daemon's settings ([`crate::Daemon::start`]).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The state folder (default `$DDRIVE_STORAGE`, else `~/.ddrive`).
+    pub storage: PathBuf,
+    /// The address the API listens on (default 127.0.0.1; the API has no TLS, so anything
+    /// but loopback exposes the token on the network).
+    pub host: IpAddr,
+    /// The API port (default 3101; 0 picks a free one, see [`crate::Daemon::local_addr`]).
+    pub port: u16,
+    /// Keep cores and state in memory only; `config.json` is still written.
+    pub memory_only: bool,
+    /// DHT bootstrap nodes.
+    pub bootstrap: Bootstrap,
+    /// Never announce drives on the DHT.
+    pub no_announce: bool,
+    /// The preferred swarm port (default 49737, Node's).
+    pub swarm_port: u16,
+    /// The log filter (`info`, `debug`, `ddrive_daemon=trace`, …) for whoever sets up logging.
+    pub log_level: String,
+    /// The log format for whoever sets up logging.
+    pub log_format: LogFormat,
+    /// The API token; `None` draws a new random one at every start.
+    pub token: Option<crate::Token>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            storage: default_storage(),
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 3101,
+            memory_only: false,
+            bootstrap: Bootstrap::Public,
+            no_announce: false,
+            swarm_port: 49737,
+            log_level: "info".to_owned(),
+            log_format: LogFormat::Text,
+            token: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_flag() {
+        assert_eq!(Bootstrap::parse("none"), Bootstrap::None);
+        assert_eq!(Bootstrap::parse("false"), Bootstrap::None);
+        assert_eq!(Bootstrap::parse(""), Bootstrap::Public);
+        assert_eq!(
+            Bootstrap::parse("127.0.0.1:1, 127.0.0.1:2"),
+            Bootstrap::Nodes(vec!["127.0.0.1:1".into(), "127.0.0.1:2".into()])
+        );
+    }
+}

@@ -1,0 +1,377 @@
+//! The drives the daemon holds open, and the sessions clients hold on them.
+//!
+//! One [`AsyncDrive`] per key stays open while any session names it; the last `close` drops
+//! it (in memory-only mode drives stay open, since their cores live nowhere else). New drives
+//! are made in a fresh random corestore namespace, as the Node daemon does, so each gets its
+//! own name-derived key pair.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use corestore::Corestore;
+use hyperdrive::{AsyncDrive, Drive, DriveOptions};
+use tokio::sync::watch;
+use tonic::Status;
+
+use crate::sessions::Sessions;
+use crate::state::{DriveRecord, NetworkRecord, State};
+
+/// At most this many watch streams at once, over all drives (the Node daemon's limit).
+pub(crate) const WATCH_LIMIT: usize = 300;
+
+/// What a session is a handle on.
+#[derive(Debug)]
+pub(crate) struct Session {
+    /// The drive key.
+    pub(crate) key: [u8; 32],
+    /// The drive, or a checkout of it.
+    pub(crate) drive: AsyncDrive,
+    /// The version of a checkout session (read-only).
+    pub(crate) checkout: Option<u64>,
+    /// Turns true when the drive is closed (its last session ended).
+    pub(crate) closed: watch::Receiver<bool>,
+}
+
+impl Session {
+    /// The key as hex, for messages.
+    pub(crate) fn key_hex(&self) -> String {
+        hex::encode(self.key)
+    }
+
+    /// Refuses writes through a checkout (the Node daemon let them reach the live drive).
+    pub(crate) fn writable(&self, op: &str, path: &str) -> Result<(), Status> {
+        match self.checkout {
+            Some(version) => Err(Status::permission_denied(format!(
+                "{op} {path} on drive {}: the session is a read-only checkout at version {version}",
+                self.key_hex()
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct OpenDrive {
+    drive: AsyncDrive,
+    sessions: usize,
+    closed: watch::Sender<bool>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    open: HashMap<[u8; 32], OpenDrive>,
+    sessions: Sessions<Session>,
+}
+
+/// The drive manager.
+#[derive(Debug)]
+pub(crate) struct Drives {
+    store: Arc<Corestore>,
+    pub(crate) state: Arc<State>,
+    memory_only: bool,
+    inner: Mutex<Inner>,
+    /// Every drive's network configuration by discovery key (hex): the remembered ones loaded
+    /// at start and every one set since. The one source of what is reported.
+    networks: Mutex<HashMap<String, NetworkRecord>>,
+    watches: AtomicUsize,
+}
+
+/// How drives are opened. No swarm runs yet, so no peer can send a block this store lacks:
+/// reads of such blocks fail at once (UNAVAILABLE) instead of waiting for the 30 s block
+/// timeout. The wait comes back with networking.
+fn drive_options() -> DriveOptions {
+    DriveOptions::default().block_timeout(None)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking handler must not take the daemon with it: the maps stay consistent at
+    // every unlock, so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn blocking<T: Send + 'static>(
+    op: &str,
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("{op}: the storage task failed: {e}")))?
+}
+
+impl Drives {
+    pub(crate) fn new(
+        store: Arc<Corestore>,
+        state: Arc<State>,
+        memory_only: bool,
+    ) -> crate::Result<Self> {
+        let networks = state.networks()?.into_iter().collect();
+        Ok(Drives {
+            store,
+            state,
+            memory_only,
+            inner: Mutex::new(Inner::default()),
+            networks: Mutex::new(networks),
+            watches: AtomicUsize::new(0),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &Arc<Corestore> {
+        &self.store
+    }
+
+    /// Opens a session: on the drive with `key` (a checkout when `version` is given), or on a
+    /// new writable drive when `key` is `None`.
+    pub(crate) async fn open(
+        &self,
+        key: Option<[u8; 32]>,
+        version: Option<u64>,
+    ) -> Result<(u64, Arc<Session>), Status> {
+        let existing = key.and_then(|k| lock(&self.inner).open.get(&k).map(|o| o.drive.clone()));
+        let drive = match existing {
+            Some(drive) => drive,
+            None => {
+                let store = self.store.clone();
+                let drive = blocking("get", move || {
+                    let opened = match key {
+                        Some(k) => Drive::open(store, &hypercore::PublicKey(k), drive_options()),
+                        None => {
+                            let mut ns = [0u8; 32];
+                            getrandom::getrandom(&mut ns).map_err(|e| {
+                                Status::internal(format!("get: no randomness for a new drive: {e}"))
+                            })?;
+                            let view = store.namespace(&hex::encode(ns)).map_err(|e| {
+                                Status::internal(format!(
+                                    "get: cannot make a corestore namespace: {e}"
+                                ))
+                            })?;
+                            Drive::create(Arc::new(view), drive_options())
+                        }
+                    };
+                    let what = key.map_or_else(
+                        || "a new drive".to_owned(),
+                        |k| format!("drive {}", hex::encode(k)),
+                    );
+                    opened
+                        .map(AsyncDrive::new)
+                        .map_err(|e| crate::service::drive_error("get", &what, "/", &e))
+                })
+                .await?;
+                let record = DriveRecord {
+                    key: hex::encode(drive.key().as_bytes()),
+                    writable: drive.writable(),
+                };
+                let state = self.state.clone();
+                blocking("get", move || {
+                    state
+                        .record_drive(&record)
+                        .map_err(|e| Status::internal(format!("get: cannot record the drive: {e}")))
+                })
+                .await?;
+                drive
+            }
+        };
+        let key = *drive.key().as_bytes();
+        if !drive.writable() {
+            // Node: a drive we cannot write is looked up (not announced) unless configured.
+            let dk = hex::encode(drive.sync().discovery_key());
+            lock(&self.networks).entry(dk).or_insert(NetworkRecord {
+                key: hex::encode(key),
+                lookup: true,
+                announce: false,
+                remember: false,
+            });
+        }
+        let mut inner = lock(&self.inner);
+        let entry = inner.open.entry(key).or_insert_with(|| OpenDrive {
+            drive: drive.clone(),
+            sessions: 0,
+            closed: watch::channel(false).0,
+        });
+        let live = entry.drive.clone();
+        let closed = entry.closed.subscribe();
+        let session = Session {
+            key,
+            drive: match version {
+                Some(v) => live.checkout(v),
+                None => live,
+            },
+            checkout: version,
+            closed,
+        };
+        let id = inner.sessions.insert(session).ok_or_else(|| {
+            Status::resource_exhausted(format!(
+                "get: {} sessions are open; close some first",
+                crate::sessions::MAX_SESSIONS
+            ))
+        })?;
+        if let Some(entry) = inner.open.get_mut(&key) {
+            entry.sessions += 1;
+        }
+        let session = inner
+            .sessions
+            .get(id)
+            .ok_or_else(|| Status::internal("get: the new session vanished"))?;
+        Ok((id, session))
+    }
+
+    /// The session `id`.
+    pub(crate) fn session(&self, op: &str, id: u64) -> Result<Arc<Session>, Status> {
+        if id == 0 {
+            return Err(Status::invalid_argument(format!(
+                "{op}: a request must name a session (Drive.get returns ids from 1)"
+            )));
+        }
+        lock(&self.inner).sessions.get(id).ok_or_else(|| {
+            Status::not_found(format!(
+                "{op}: session {id} does not exist (closed or never opened)"
+            ))
+        })
+    }
+
+    /// Ends session `id`; the drive closes with its last session.
+    pub(crate) fn close(&self, id: u64) -> Result<(), Status> {
+        self.session("close", id)?;
+        let mut inner = lock(&self.inner);
+        let session = inner
+            .sessions
+            .remove(id)
+            .ok_or_else(|| Status::not_found(format!("close: session {id} does not exist")))?;
+        let last = match inner.open.get_mut(&session.key) {
+            Some(entry) => {
+                entry.sessions = entry.sessions.saturating_sub(1);
+                entry.sessions == 0
+            }
+            None => false,
+        };
+        if last
+            && !self.memory_only
+            && let Some(entry) = inner.open.remove(&session.key)
+        {
+            let _ = entry.closed.send(true);
+        }
+        Ok(())
+    }
+
+    /// Every open (live) drive.
+    pub(crate) fn open_drives(&self) -> Vec<AsyncDrive> {
+        lock(&self.inner)
+            .open
+            .values()
+            .map(|o| o.drive.clone())
+            .collect()
+    }
+
+    /// How many sessions are open.
+    pub(crate) fn session_count(&self) -> usize {
+        lock(&self.inner).sessions.len()
+    }
+
+    /// Sets a drive's network configuration (last write wins; remembered ones are persisted,
+    /// and a configuration that is not remembered removes a persisted one).
+    pub(crate) async fn configure_network(
+        &self,
+        session: &Session,
+        record: NetworkRecord,
+    ) -> Result<(), Status> {
+        let dk = hex::encode(session.drive.sync().discovery_key());
+        let state = self.state.clone();
+        let (dk2, rec2) = (dk.clone(), record.clone());
+        blocking("configureNetwork", move || {
+            state.set_network(&dk2, &rec2).map_err(|e| {
+                Status::internal(format!(
+                    "configureNetwork: cannot store the configuration: {e}"
+                ))
+            })
+        })
+        .await?;
+        lock(&self.networks).insert(dk, record);
+        Ok(())
+    }
+
+    /// The configuration of the drive with this discovery key.
+    pub(crate) fn network(&self, discovery_key: &[u8; 32]) -> Option<NetworkRecord> {
+        lock(&self.networks)
+            .get(&hex::encode(discovery_key))
+            .cloned()
+    }
+
+    /// Every configuration.
+    pub(crate) fn networks(&self) -> Vec<NetworkRecord> {
+        lock(&self.networks).values().cloned().collect()
+    }
+
+    /// Counts a new watch stream; `false` (and nothing counted) past [`WATCH_LIMIT`].
+    pub(crate) fn add_watch(&self) -> bool {
+        self.watches
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < WATCH_LIMIT).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Uncounts a watch stream.
+    pub(crate) fn remove_watch(&self) {
+        let _ = self
+            .watches
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watches_are_bounded() -> crate::Result<()> {
+        let drives = Drives::new(
+            Arc::new(Corestore::in_memory()?),
+            Arc::new(State::in_memory()?),
+            true,
+        )?;
+        for _ in 0..WATCH_LIMIT {
+            assert!(drives.add_watch());
+        }
+        assert!(!drives.add_watch(), "the limit holds");
+        drives.remove_watch();
+        assert!(drives.add_watch(), "a closed watch frees its place");
+        assert!(!drives.add_watch());
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_last_close_drops_the_drive() -> crate::Result<()> {
+        let drives = Drives::new(
+            Arc::new(Corestore::in_memory()?),
+            Arc::new(State::in_memory()?),
+            false,
+        )?;
+        let (a, session) = drives
+            .open(None, None)
+            .await
+            .map_err(|e| crate::Error::State(e.to_string()))?;
+        let key = Some(session.key);
+        let (b, _) = drives
+            .open(key, None)
+            .await
+            .map_err(|e| crate::Error::State(e.to_string()))?;
+        assert_ne!(a, b);
+        assert_eq!(drives.open_drives().len(), 1, "one drive object per key");
+        let mut closed = session.closed.clone();
+        drives
+            .close(a)
+            .map_err(|e| crate::Error::State(e.to_string()))?;
+        assert_eq!(drives.open_drives().len(), 1);
+        assert!(!*closed.borrow_and_update());
+        drives
+            .close(b)
+            .map_err(|e| crate::Error::State(e.to_string()))?;
+        assert!(drives.open_drives().is_empty());
+        assert!(
+            *closed.borrow_and_update(),
+            "watchers of the drive are told"
+        );
+        assert!(drives.close(b).is_err(), "a session closes once");
+        Ok(())
+    }
+}
