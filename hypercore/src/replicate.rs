@@ -88,6 +88,8 @@ pub use self::error::ReplicateError;
 #[cfg(feature = "tokio")]
 pub use self::io::{replicate, replicate_with, replicate_with_extensions};
 pub use self::peer::{Outgoing, Stats};
+#[doc(hidden)]
+pub use self::replicator::PeerFootprint;
 pub use self::replicator::{Mode, PeerId, Replicator, ReplicatorConfig, ReplicatorEvent};
 #[cfg(feature = "tokio")]
 pub use self::shared::{

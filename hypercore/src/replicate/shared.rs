@@ -430,6 +430,11 @@ impl<S: Storage> SharedFeed<S> {
         replicator.poll_transmit_deferred(feed, peer)
     }
 
+    /// See [`Replicator::backlog`].
+    pub(crate) fn backlog(&self, peer: PeerId) -> usize {
+        self.state().replicator.backlog(peer)
+    }
+
     /// Reads block `index` into `buf` (exactly its size).
     pub(crate) fn get_into(&self, index: u64, buf: &mut [u8]) -> Result<(), crate::Error> {
         self.state().feed.get_into(index, buf)
