@@ -97,5 +97,6 @@ pub use self::shared::{
 };
 #[cfg(feature = "tokio")]
 pub use self::stream_extensions::{
-    StreamExtensionMessage, StreamExtensionSender, StreamExtensions, stream_extensions,
+    EXTENSION_QUEUE, StreamExtensionMessage, StreamExtensionSender, StreamExtensions,
+    stream_extensions,
 };

@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::error::TrySendError;
 
 use super::error::ReplicateError;
 use super::peer::Outgoing;
@@ -267,10 +268,15 @@ where
             }
             if let Event::StreamExtension { name, payload } = event {
                 if let Some(stream) = &dynamic.stream {
-                    // A dropped receiver only means nobody listens any more.
-                    let _ = stream
+                    // A full queue means the application reads slower than the peer sends: the
+                    // message is dropped (see `stream_extensions`); a dropped receiver only means
+                    // nobody listens any more.
+                    if let Err(TrySendError::Full(m)) = stream
                         .incoming
-                        .send(StreamExtensionMessage { name, payload });
+                        .try_send(StreamExtensionMessage { name, payload })
+                    {
+                        tracing::debug!(name = %m.name, "stream extension queue full: message dropped");
+                    }
                 }
                 continue;
             }
