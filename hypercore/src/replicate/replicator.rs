@@ -943,8 +943,14 @@ impl Replicator {
         self.config.download.unwrap_or(!feed.writable())
     }
 
-    /// Sends `Want`s and fills every peer's request pipeline.
+    /// Sends `Want`s, fills every peer's request pipeline, and fails the peers whose outbox
+    /// overflowed meanwhile.
     fn update<S: Storage>(&mut self, feed: &mut Feed<S>, now: Instant) {
+        self.fill_requests(feed, now);
+        self.fail_overflowed();
+    }
+
+    fn fill_requests<S: Storage>(&mut self, feed: &mut Feed<S>, now: Instant) {
         if !self.downloading(feed) {
             return;
         }
@@ -995,7 +1001,6 @@ impl Replicator {
                 }
             }
         }
-        self.fail_overflowed();
     }
 
     /// Fails every peer a message did not fit for ([`MAX_OUTBOX`]).
