@@ -643,7 +643,9 @@ impl Session {
         }
         let timeout = self.timeout?;
         let dead = self.last_recv + timeout;
-        if self.transport.is_none() {
+        // A keep-alive is due only with nothing queued: while the transport does not take what
+        // is queued, a keep-alive deadline in the past would wake the caller again and again.
+        if self.transport.is_none() || !self.out.is_empty() || !self.pending.is_empty() {
             return Some(dead);
         }
         Some(dead.min(self.last_send + keep_alive_interval(timeout)))
