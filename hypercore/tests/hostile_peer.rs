@@ -338,7 +338,7 @@ fn data_nobody_asked_for_is_refused_with_bounded_unhaves() -> Result<()> {
         "no clear error: {failures:?}"
     );
     ensure!(
-        b.feed.len() == 0 && b.feed.downloaded(0, 10_000) == 0,
+        b.feed.is_empty() && b.feed.downloaded(0, 10_000) == 0,
         "an unverified block was stored"
     );
     Ok(())

@@ -612,14 +612,12 @@ impl Replicator {
                     p.remote_bits.clear_range(u.start, end);
                 }
             }
-            Message::Want(w) if upload => {
-                if !on_want(feed, p, &w) {
-                    let error = ReplicateError::Flood {
-                        what: "Wants",
-                        limit: MAX_QUEUED_WANTS,
-                    };
-                    self.fail_peer(peer, error);
-                }
+            Message::Want(w) if upload && !on_want(feed, p, &w) => {
+                let error = ReplicateError::Flood {
+                    what: "Wants",
+                    limit: MAX_QUEUED_WANTS,
+                };
+                self.fail_peer(peer, error);
             }
             Message::Request(r) if upload => {
                 if p.uploads.len() < MAX_QUEUED_UPLOADS {
