@@ -144,6 +144,7 @@ impl Peer {
 
     /// What the peer makes us hold that it could shrink by reading: the queued messages, `Want`s
     /// and requests.
+    #[cfg(feature = "tokio")]
     pub(crate) fn backlog(&self) -> usize {
         self.outbox.len() + self.want_answers.len() + self.uploads.len()
     }

@@ -270,6 +270,7 @@ impl Replicator {
 
     /// Messages, `Want`s and requests queued for `peer` (0 for an unknown peer): a connection
     /// stops reading while this is high, so a peer cannot make us queue faster than it reads.
+    #[cfg(feature = "tokio")]
     pub(crate) fn backlog(&self, peer: PeerId) -> usize {
         self.peers.get(&peer).map_or(0, Peer::backlog)
     }
