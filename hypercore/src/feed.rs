@@ -155,6 +155,14 @@ impl<S: Storage> Feed<S> {
         self.bitfield.total(start, end)
     }
 
+    /// Which of blocks `[8 * first, 8 * (first + out.len()))` are stored, as bitfield bytes in
+    /// wire order (block `8b` at bit `0x80` of byte `b`): a page copy per 8192 blocks, for the
+    /// replicator's answers and bookkeeping.
+    #[cfg(feature = "protocol")]
+    pub(crate) fn bitfield_bytes(&self, first: u64, out: &mut [u8]) {
+        self.bitfield.data_bytes(first, out);
+    }
+
     /// Appends one block; returns its index.
     pub fn append(&mut self, block: &[u8]) -> Result<u64> {
         self.append_batch(&[block])

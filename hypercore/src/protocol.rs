@@ -49,13 +49,15 @@
 //! ```
 //!
 //! # What works
-//! Every codec is byte-exact against the frames, handshakes and keystreams captured from JS peers
-//! (`tests/traces/hypercore-replication.json`; the format is in docs/wire.md); two sessions
-//! replicate every message type back to back; malformed input (garbage before or after the
-//! handshake, truncated handshakes, wrong capabilities, frames over 8 MiB, unknown types) ends the
-//! session with a typed [`Error`] and bounded memory; with the `interop` feature the tests run the
-//! handshake and a message exchange against a real Node `hypercore-protocol` peer over TCP in both
-//! roles.
+//! Every codec is byte-exact against the frames, handshakes and keystreams captured from JS
+//! peers (`tests/traces/hypercore-replication.json`; the format is in docs/wire.md); two
+//! sessions replicate every message type back to back; malformed input (garbage before or after
+//! the handshake, truncated handshakes, wrong capabilities or ones that are not 32 bytes, channel
+//! ids reused while open, more than [`MAX_CHANNELS`] channels, frames over 8 MiB, unknown types)
+//! ends the session with a typed [`Error`] and bounded memory; a channel we refuse leaves the
+//! table at once, so a peer opening feeds we lack, over and over, leaves nothing behind; `Debug`
+//! shows no key; with the `interop` feature the tests run the handshake and a message exchange
+//! against a real Node `hypercore-protocol` peer over TCP in both roles.
 //!
 //! Tests: `cargo test -p hypercore --lib protocol` (codecs, Noise, RLE, extensions),
 //! `--test protocol_session` (two sessions, bad input), `--test protocol_trace` (JS captures),

@@ -39,8 +39,15 @@
 //!   goes unanswered for the request timeout (re-armed on every answer, as JS), fails that peer:
 //!   [`ReplicatorEvent::PeerFailed`], its channel is closed ([`Outgoing::Close`]) and its
 //!   requests go to other peers. Nothing panics on peer input, and what a peer can make us hold
-//!   is bounded: its announced bitfield (1 MiB of pages), its queued requests (1024), its `Have`
-//!   bitfields (one 1 MiB-block region).
+//!   or do is bounded: its announced bitfield (1 MiB of pages), the work of one `Have`, `Unhave`
+//!   or `Want` (at most one 2^20-block region of page copies, whatever lengths it names; lengths
+//!   are cut at 2^53), its queued requests (1024) and `Want`s (64), whose overflow fails it as a
+//!   flood, and the messages queued for it (4096; consecutive `Have`s merge), whose overflow
+//!   fails it for not reading. `Want`s are answered from our bitfield's pages as the transport
+//!   drains, a region per message. The tokio glue stops reading a connection while it has much
+//!   to answer (backpressure: a flood waits in the peer's socket, not in our memory), hands a
+//!   feed at most 1024 messages per lock, and ends a connection whose peer reads nothing for the
+//!   session timeout ([`ReplicateError::WriteStalled`]).
 //! - Live: announced appends are fetched by full clones and by readers waiting past the end.
 //!   Non-live: a full clone that has everything sends `Status{downloading: false}`, and a writer
 //!   whose non-live peer is done answers `Status{false, false}` and closes (JS `_autoEnd`).
@@ -64,13 +71,18 @@
 //!   receiver) go in every peer's `Options{ack, extensions}` on open and again when the set
 //!   grows; stream extensions ([`stream_extensions`] with [`replicate_with_extensions`]) go on
 //!   channel 0 after a lazily sent `Options`. Names are sorted as JS sorts them, ids are
-//!   positions in the sender's list, and names only one side registered are ignored.
+//!   positions in the sender's list, and names only one side registered are ignored. Every
+//!   extension queue holds [`EXTENSION_QUEUE`] messages: an application that reads slower than
+//!   peers send loses the excess (counted), and one that sends faster than the peer reads is
+//!   told so ([`ReplicateError::Backlog`]).
 //!
 //! Tests: `cargo test -p hypercore --test replicate_core` (two and three sessions back to back,
 //! no sockets), `--features tokio --test replicate_io` (over in-memory pipes, paused time for
 //! the timeouts), `--features tokio --test replicate_extensions` (extensions over pipes),
 //! `--features tokio --test replicate_handle` (handshake keys, counters, cancel; pipes and
 //! TCP on 127.0.0.1),
+//! `--features tokio --test hostile_peer` (a peer that abuses the protocol: floods, huge lengths,
+//! channels by the thousand, a reader that never reads; costs checked by counting),
 //! `--features interop --test replicate_interop` (against Node hypercore 9 over
 //! TCP on 127.0.0.1, in both roles; needs `node` and `<workspace>/tests/js/node_modules`).
 //!
@@ -110,6 +122,8 @@ pub use self::handle::{
 #[cfg(feature = "tokio")]
 pub use self::io::{replicate, replicate_with, replicate_with_extensions};
 pub use self::peer::{Outgoing, Stats};
+#[doc(hidden)]
+pub use self::replicator::PeerFootprint;
 pub use self::replicator::{Mode, PeerId, Replicator, ReplicatorConfig, ReplicatorEvent};
 #[cfg(feature = "tokio")]
 pub use self::shared::{
@@ -117,5 +131,6 @@ pub use self::shared::{
 };
 #[cfg(feature = "tokio")]
 pub use self::stream_extensions::{
-    StreamExtensionMessage, StreamExtensionSender, StreamExtensions, stream_extensions,
+    EXTENSION_QUEUE, StreamExtensionMessage, StreamExtensionSender, StreamExtensions,
+    stream_extensions,
 };

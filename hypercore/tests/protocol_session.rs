@@ -244,10 +244,10 @@ fn refusing_an_unknown_feed_closes_it_on_both_sides() -> Result<()> {
         drain(&mut a)[1..],
         [Event::ChannelClosed { discovery_key: dk }]
     ); // live: no Finished
-    assert_eq!(
-        drain(&mut b),
-        [Event::ChannelClosed { discovery_key: dk }, Event::Finished]
-    );
+    // b forgot the channel when it refused it (a peer cannot fill the table with refusals);
+    // the answering Close only lets the non-live b finish.
+    assert_eq!(b.channel_count(), 0);
+    assert_eq!(drain(&mut b), [Event::Finished]);
     // The feed can be opened again afterwards, on new ids.
     a.open(&key)?;
     b.open(&key)?;

@@ -12,7 +12,7 @@ use hypercore::replicate::{
     StreamExtensionMessage, replicate, replicate_with_extensions, stream_extensions,
 };
 use hypercore::{Feed, KeyPair, MemoryStorage};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use tokio::task::JoinHandle;
 
 /// A guard against a hang, not a timing assertion.
@@ -63,7 +63,7 @@ async fn until_peer(feed: &SharedFeed<MemoryStorage>) -> Result<()> {
     }
 }
 
-async fn recv<T>(rx: &mut UnboundedReceiver<T>) -> Result<T> {
+async fn recv<T>(rx: &mut Receiver<T>) -> Result<T> {
     tokio::time::timeout(LIMIT, rx.recv())
         .await
         .context("waiting for an extension message")?

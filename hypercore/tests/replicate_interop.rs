@@ -275,7 +275,7 @@ async fn until_peer(feed: &SharedFeed<MemoryStorage>) -> Result<()> {
     }
 }
 
-async fn recv<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>) -> Result<T> {
+async fn recv<T>(rx: &mut tokio::sync::mpsc::Receiver<T>) -> Result<T> {
     tokio::time::timeout(LIMIT, rx.recv())
         .await
         .context("waiting for an extension message")?

@@ -141,6 +141,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod accept;
 pub mod addr;
 pub mod connection;
 pub mod dedup;

@@ -32,6 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::accept::Acceptor;
 use crate::addr::NodeId;
 use crate::connection::{CloseGuard, Connection, ConnectionId, ConnectionInfo, Stream};
 use crate::dedup::{ConnectionSide, Decision, Deduplicator};
@@ -373,7 +374,8 @@ struct OpenConn {
 
 struct Core {
     dht: Arc<Dht>,
-    listener: Option<TcpListener>,
+    /// The TCP listener, pausing after failed accepts.
+    acceptor: Acceptor<TcpListener>,
     utp: Option<Arc<Utp>>,
     /// Incoming uTP streams, from the accept task.
     utp_in: mpsc::Receiver<librqbit_utp::UtpStream>,
@@ -433,7 +435,7 @@ impl Core {
         let utp_accept = utp.clone().map(|u| tokio::spawn(accept_utp(u, utp_in_tx)));
         Core {
             dht,
-            listener,
+            acceptor: Acceptor::new(listener),
             utp,
             utp_in,
             utp_accept,
@@ -478,14 +480,14 @@ impl Core {
                 Some(p) = lan_recv(&mut self.lan) => Step::Lan(p),
                 cmd = cmd_rx.recv() => Step::Cmd(cmd),
                 _ = sleep_until(timer), if timer.is_some() => Step::Timer,
-                r = accept_tcp(&self.listener) => Step::Accept(r),
+                r = self.acceptor.accept() => Step::Accept(r),
                 Some(s) = self.utp_in.recv() => Step::AcceptUtp(s),
             };
             match step {
                 Step::Cmd(None) => break None,
                 Step::Cmd(Some(Cmd::Shutdown(reply))) => break Some(reply),
                 Step::Cmd(Some(c)) => self.command(c),
-                Step::Accept(Ok((stream, addr))) => {
+                Step::Accept((stream, addr)) => {
                     if let Err(e) = stream.set_nodelay(true) {
                         tracing::debug!(error = %e, "set_nodelay failed");
                     }
@@ -495,7 +497,6 @@ impl Core {
                     let addr = s.remote_addr();
                     self.incoming(Stream::Utp(s), addr)
                 }
-                Step::Accept(Err(e)) => tracing::debug!(error = %e, "accept failed"),
                 Step::Found(f) => self.found(f),
                 Step::Lan(p) => self.lan_found(p),
                 Step::Dialled(d) => self.dialled(d),
@@ -769,15 +770,14 @@ impl Core {
         for u in unannounces {
             let _ = u.await;
         }
+        self.acceptor.close();
         let Core {
             dht,
-            listener,
             lan,
             utp,
             utp_accept,
             ..
         } = self;
-        drop(listener);
         if let Some(task) = utp_accept {
             task.abort();
             let _ = task.await;
@@ -798,21 +798,13 @@ impl Core {
 
 enum Step {
     Cmd(Option<Cmd>),
-    Accept(io::Result<(TcpStream, SocketAddr)>),
+    Accept((TcpStream, SocketAddr)),
     AcceptUtp(librqbit_utp::UtpStream),
     Found(Found),
     Lan(LanPeer),
     Dialled(DialDone),
     Closed(ConnectionId),
     Timer,
-}
-
-/// The next incoming TCP connection; never, without a listener.
-async fn accept_tcp(listener: &Option<TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
-    match listener {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Hands incoming uTP streams to the swarm until it or the engine stops.

@@ -54,6 +54,23 @@ impl View {
         true
     }
 
+    /// Copies bytes `[first, first + out.len())` into `out` a page slice at a time (unallocated
+    /// pages read as zeros).
+    #[cfg_attr(not(feature = "protocol"), allow(dead_code))]
+    pub(crate) fn copy_bytes(&self, pager: &Pager, first: u64, out: &mut [u8]) {
+        let mut at = 0;
+        while at < out.len() {
+            let (page, o) = self.locate(first + at as u64);
+            let take = (self.page_size - (o - self.page_offset)).min(out.len() - at);
+            let dst = &mut out[at..at + take];
+            match pager.get(page) {
+                Some(p) => dst.copy_from_slice(&p[o..o + take]),
+                None => dst.fill(0),
+            }
+            at += take;
+        }
+    }
+
     pub(crate) fn get(&self, pager: &Pager, i: u64) -> bool {
         self.get_byte(pager, i / 8) & (128 >> (i & 7)) != 0
     }

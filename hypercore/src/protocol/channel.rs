@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::extensions::Extensions;
 
 /// A feed's channel within a session.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Channel {
     /// The feed key, known once we opened the channel ourselves.
     pub key: Option<[u8; 32]>,
@@ -13,10 +13,21 @@ pub(crate) struct Channel {
     pub local_id: Option<u64>,
     /// The remote's id while it has it open.
     pub remote_id: Option<u64>,
-    /// The capability of the remote's `Open`.
-    pub remote_capability: Option<Vec<u8>>,
+    /// The capability of the remote's `Open` (always 32 bytes: other lengths end the session).
+    pub remote_capability: Option<[u8; 32]>,
     /// Channel-level (feed) extensions.
     pub extensions: Extensions,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The feed key is the read capability of the feed: never printed.
+        f.debug_struct("Channel")
+            .field("key", &self.key.map(|_| "<redacted>"))
+            .field("local_id", &self.local_id)
+            .field("remote_id", &self.remote_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// All channels of a session. Local ids are never reused, as in JS (its allocator always
@@ -72,7 +83,12 @@ impl Channels {
         id
     }
 
-    pub fn attach_remote(&mut self, dk: [u8; 32], id: u64) {
+    /// Binds the remote's channel `id` to `dk`; `false` (and nothing changed) when `id` still
+    /// names another open channel: a peer must close an id before reusing it.
+    pub fn attach_remote(&mut self, dk: [u8; 32], id: u64) -> bool {
+        if self.remote.get(&id).is_some_and(|other| *other != dk) {
+            return false;
+        }
         let ch = self.by_key.entry(dk).or_default();
         if let Some(old) = ch.remote_id.replace(id)
             && old != id
@@ -80,6 +96,7 @@ impl Channels {
             self.remote.remove(&old);
         }
         self.remote.insert(id, dk);
+        true
     }
 
     /// The discovery key the remote's channel `id` refers to.

@@ -39,6 +39,12 @@ pub enum Error {
     /// An `Open` whose discovery key is not 32 bytes.
     #[error("remote sent an Open with a {0}-byte discovery key")]
     BadDiscoveryKey(usize),
+    /// An `Open` whose capability is not 32 bytes (a BLAKE2b-256 MAC, or absent).
+    #[error("remote sent an Open with a {0}-byte capability")]
+    BadCapability(usize),
+    /// The remote opened a channel on an id that still names another of its open channels.
+    #[error("remote reused channel id {0} before closing it")]
+    ChannelIdReused(u64),
     /// The remote opened more channels than [`MAX_CHANNELS`](super::MAX_CHANNELS).
     #[error("remote opened more than {0} channels")]
     TooManyChannels(usize),

@@ -133,7 +133,6 @@ struct Pending {
     open_key: Option<[u8; 32]>,
 }
 
-#[derive(Debug)]
 struct Transport {
     tx: TransportCipher,
     rx: TransportCipher,
@@ -141,12 +140,21 @@ struct Transport {
     rx_key: [u8; 32],
 }
 
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The split keys decrypt the whole session and prove feed capabilities: never printed.
+        f.write_str("Transport { .. }")
+    }
+}
+
 /// One hypercore-protocol 8 session, sans-IO.
 ///
 /// Feed it what the transport received ([`handle_input`](Self::handle_input)), write out what
 /// [`poll_transmit`](Self::poll_transmit) returns, act on [`poll_event`](Self::poll_event), and
 /// call [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout).
-#[derive(Debug)]
+///
+/// `Debug` shows the session's state but no secret: not the transport keys, not the feed keys of
+/// its channels, not the plaintext it buffers.
 pub struct Session {
     initiator: bool,
     live: bool,
@@ -165,11 +173,28 @@ pub struct Session {
     channels: Channels,
     extensions: Extensions,
     announced_extensions: u64,
+    /// Refusals sent whose answering `Close` has not arrived (their channels are gone already).
+    refusals: u64,
     timeout: Option<Duration>,
     last_recv: Instant,
     last_send: Instant,
     closed: bool,
     finished: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("initiator", &self.initiator)
+            .field("live", &self.live)
+            .field("handshake_complete", &self.transport.is_some())
+            .field("transport", &self.transport)
+            .field("channels", &self.channels.len())
+            .field("transmit_len", &self.out.len())
+            .field("closed", &self.closed)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -203,6 +228,7 @@ impl Session {
             channels: Channels::default(),
             extensions: Extensions::new(),
             announced_extensions: 0,
+            refusals: 0,
             timeout: config.timeout.filter(|t| !t.is_zero()),
             last_recv: now,
             last_send: now,
@@ -459,14 +485,23 @@ impl Session {
             .as_slice()
             .try_into()
             .map_err(|_| Error::BadDiscoveryKey(open.discovery_key.len()))?;
+        // A capability is a 32-byte MAC: anything else can never verify, and is not kept.
+        let capability = match open.capability {
+            Some(c) => Some(
+                <[u8; 32]>::try_from(c.as_slice()).map_err(|_| Error::BadCapability(c.len()))?,
+            ),
+            None => None,
+        };
         if self.channels.get(&dk).is_none() && self.channels.len() >= MAX_CHANNELS {
             return Err(Error::TooManyChannels(MAX_CHANNELS));
         }
-        self.channels.attach_remote(dk, remote_id);
+        if !self.channels.attach_remote(dk, remote_id) {
+            return Err(Error::ChannelIdReused(remote_id));
+        }
         let Some(ch) = self.channels.get_mut(&dk) else {
             return Ok(());
         };
-        ch.remote_capability = open.capability;
+        ch.remote_capability = capability;
         if ch.local_id.is_none() {
             self.events
                 .push_back(Event::DiscoveryKey { discovery_key: dk });
@@ -481,6 +516,13 @@ impl Session {
     }
 
     fn on_close(&mut self, remote_id: u64, close: Close) {
+        let known = self.channels.by_remote(remote_id).is_some();
+        if !known && close.discovery_key.is_none() && self.refusals > 0 {
+            // The remote's answer to a refusal of ours, whose entry went when we refused.
+            self.refusals -= 1;
+            self.prefinalize();
+            return;
+        }
         let dk = match self.channels.by_remote(remote_id) {
             Some(dk) => {
                 self.channels.forget_remote(remote_id);
@@ -548,7 +590,7 @@ impl Session {
     }
 
     fn prefinalize(&mut self) {
-        if !self.live && !self.finished && self.channels.len() == 0 {
+        if !self.live && !self.finished && self.channels.len() == 0 && self.refusals == 0 {
             self.finished = true;
             self.events.push_back(Event::Finished);
         }
@@ -601,7 +643,9 @@ impl Session {
         }
         let timeout = self.timeout?;
         let dead = self.last_recv + timeout;
-        if self.transport.is_none() {
+        // A keep-alive is due only with nothing queued: while the transport does not take what
+        // is queued, a keep-alive deadline in the past would wake the caller again and again.
+        if self.transport.is_none() || !self.out.is_empty() || !self.pending.is_empty() {
             return Some(dead);
         }
         Some(dead.min(self.last_send + keep_alive_interval(timeout)))
@@ -642,14 +686,7 @@ impl Session {
             let ch = self.channels.get_or_create(dk);
             ch.key = Some(key.0);
             if !self.remote_verified(&dk) {
-                if let Some(ch) = self.channels.get_mut(&dk) {
-                    ch.key = None;
-                }
-                let id = self.channels.alloc_local();
-                let close = Close {
-                    discovery_key: Some(dk.to_vec()),
-                };
-                self.send_now(id, Message::Close(close), None);
+                self.refuse(dk);
                 self.events
                     .push_back(Event::ChannelRejected { discovery_key: dk });
                 return Ok(());
@@ -682,15 +719,26 @@ impl Session {
                 self.send_now(local_id, Message::Close(Close::default()), None);
                 self.prefinalize();
             }
-            None => {
-                let id = self.channels.alloc_local();
-                let close = Close {
-                    discovery_key: Some(discovery_key.to_vec()),
-                };
-                self.send_now(id, Message::Close(close), None);
-            }
+            None => self.refuse(*discovery_key),
         }
         Ok(())
+    }
+
+    /// Refuses the remote's channel for `dk` with `Close{discoveryKey}` on a fresh id, and
+    /// forgets it at once: a peer that opens channel after channel for feeds we refuse, and never
+    /// answers, leaves nothing behind. The remote's answering `Close` is counted off instead
+    /// ([`Self::refusals`]), so a non-live session still finishes after it, as JS does.
+    fn refuse(&mut self, dk: [u8; 32]) {
+        let answer = self.is_remote_open(&dk);
+        self.channels.remove(&dk);
+        if answer {
+            self.refusals = self.refusals.saturating_add(1);
+        }
+        let id = self.channels.alloc_local();
+        let close = Close {
+            discovery_key: Some(dk.to_vec()),
+        };
+        self.send_now(id, Message::Close(close), None);
     }
 
     /// Sends a feed message on our channel for `discovery_key`.
@@ -903,4 +951,55 @@ impl Session {
 /// JS: `ceil(timeout / 2)` in milliseconds.
 fn keep_alive_interval(timeout: Duration) -> Duration {
     Duration::from_millis((timeout.as_millis() as u64).div_ceil(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every way a 32-byte key could show up in text: hex, and the decimal list `Debug` of an
+    /// array or slice prints.
+    fn renderings(key: &[u8; 32]) -> [String; 3] {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        [
+            hex.clone(),
+            hex.to_uppercase(),
+            format!("{:?}", &key[..]).replace(['[', ']'], ""),
+        ]
+    }
+
+    #[test]
+    fn debug_shows_no_transport_or_feed_key() -> Result<(), Error> {
+        let now = Instant::now();
+        let mut a = Session::new(SessionConfig::new(true), now);
+        let mut b = Session::new(SessionConfig::new(false), now);
+        let feed = crate::KeyPair::generate().public;
+        a.open(&feed)?;
+        b.open(&feed)?;
+        loop {
+            let mut moved = false;
+            while let Some(bytes) = a.poll_transmit(now) {
+                b.handle_input(now, &bytes)?;
+                moved = true;
+            }
+            while let Some(bytes) = b.poll_transmit(now) {
+                a.handle_input(now, &bytes)?;
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        for s in [&a, &b] {
+            let t = s.transport.as_ref().expect("the handshake finished");
+            let shown = format!("{s:?} {s:#?}");
+            assert!(shown.contains("handshake_complete: true"), "{shown}");
+            for key in [&t.tx_key, &t.rx_key, &feed.0] {
+                for r in renderings(key) {
+                    assert!(!shown.contains(&r), "{r} in {shown}");
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -37,6 +37,27 @@ pub enum ReplicateError {
         /// The request timeout.
         timeout: Duration,
     },
+    /// The peer queued more requests or `Want`s with us than any honest peer keeps unanswered.
+    #[error("peer queued more than {limit} {what} with us")]
+    Flood {
+        /// What it queued: `"requests"` or `"Wants"`.
+        what: &'static str,
+        /// The most it may queue.
+        limit: usize,
+    },
+    /// More messages were queued for the peer than it read: it does not read what we send.
+    #[error("more than {limit} messages queued for the peer: it does not read what we send")]
+    Backlog {
+        /// The most we queue for one peer.
+        limit: usize,
+    },
+    /// The transport took none of the bytes queued for it for the session timeout: the peer does
+    /// not read.
+    #[error("the peer read nothing we sent for {timeout:?}")]
+    WriteStalled {
+        /// The session timeout.
+        timeout: Duration,
+    },
     /// No peer delivered the block in time.
     #[error("block {index} was not received within {timeout:?}{}", last_error_suffix(.last_peer_error))]
     GetTimeout {

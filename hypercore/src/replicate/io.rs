@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::error::ReplicateError;
@@ -35,6 +36,17 @@ const HIGH_WATER: usize = 256 * 1024;
 /// How long a cancelled session waits for its transport to shut down: the remote may not be
 /// reading, and a cancel must end the session promptly all the same.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
+/// Stop reading while this much is unwritten. Uploads stop at [`HIGH_WATER`] plus one block, so
+/// only what the peer makes us answer directly (`Close`s for its `Open`s, ...) gets here: a peer
+/// that sends without reading is held to the pace it reads at, and two honest peers uploading
+/// to each other never both stop reading.
+const READ_PAUSE: usize = HIGH_WATER + crate::MAX_BLOCK_SIZE as usize + 64 * 1024;
+/// Stop reading while a feed has this many messages, `Want`s and requests queued for the peer
+/// (see [`SharedFeed::backlog`]); honest peers keep at most a few hundred requests in flight.
+const PAUSE_BACKLOG: usize = 512;
+/// Messages handed to a feed under one lock: one read can carry ~170,000 small frames, and
+/// readers of the feed should not wait for all of them.
+const MESSAGES_PER_LOCK: usize = 1024;
 
 struct Channel<S: Storage> {
     feed: SharedFeed<S>,
@@ -259,6 +271,9 @@ where
 {
     // Only a live session that can still gain feeds has a use for a channel it cannot open yet.
     let keep_unknown = config.live && dynamic.added.is_some();
+    let stall_timeout = config.timeout.filter(|t| !t.is_zero());
+    // When the queued output was last empty or last shrank.
+    let mut write_progress = now();
     let mut session = Session::new(config, now());
     if let Some(stream) = &dynamic.stream {
         for name in &stream.names {
@@ -323,10 +338,15 @@ where
                         tracing::debug!(%name, "stream extension message dropped");
                     }
                 } else if let Some(stream) = &dynamic.stream {
-                    // A dropped receiver only means nobody listens any more.
-                    let _ = stream
+                    // A full queue means the application reads slower than the peer sends: the
+                    // message is dropped (see `stream_extensions`); a dropped receiver only means
+                    // nobody listens any more.
+                    if let Err(TrySendError::Full(m)) = stream
                         .incoming
-                        .send(StreamExtensionMessage { name, payload });
+                        .try_send(StreamExtensionMessage { name, payload })
+                    {
+                        tracing::debug!(name = %m.name, "stream extension queue full: message dropped");
+                    }
                 }
                 continue;
             }
@@ -358,6 +378,20 @@ where
             .chain(session.poll_timeout())
             .min()
             .map(tokio::time::Instant::from_std);
+        if session.transmit_len() == 0 {
+            write_progress = now();
+        }
+        // A peer that does not read would otherwise hold us (and what we queued) for good.
+        let stall_at = stall_timeout
+            .filter(|_| session.transmit_len() > 0)
+            .map(|t| tokio::time::Instant::from_std(write_progress + t));
+        let deadline = deadline.into_iter().chain(stall_at).min();
+        // Backpressure: what the peer makes us answer waits in its socket, not in our memory.
+        let reading = !eof
+            && session.transmit_len() < READ_PAUSE
+            && !channels
+                .values()
+                .any(|c| c.peer.is_some_and(|p| c.feed.backlog(p) >= PAUSE_BACKLOG));
         let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
         let queued = session.transmit_slices(&mut slices);
         tokio::select! {
@@ -367,7 +401,8 @@ where
                     Ok(n) => {
                         tracing::trace!(target: "ddrive::wire", bytes = n, "wrote");
                         tracker.on_sent(n);
-                        session.advance_transmit(n, now());
+                        write_progress = now();
+                        session.advance_transmit(n, write_progress);
                     }
                     Err(e) => {
                         session.destroy();
@@ -375,7 +410,7 @@ where
                     }
                 }
             }
-            r = rd.read(&mut buf), if !eof => {
+            r = rd.read(&mut buf), if reading => {
                 match r {
                     Ok(0) => {
                         eof = true;
@@ -413,7 +448,9 @@ where
                     None => dynamic.added = None,
                 }
             }
-            msg = next_stream_message(&mut dynamic.stream), if dynamic.stream.is_some() => {
+            msg = next_stream_message(&mut dynamic.stream),
+                if dynamic.stream.is_some() && session.transmit_len() < HIGH_WATER =>
+            {
                 match msg {
                     Some((name, payload)) => session.send_extension(&name, &payload)?,
                     // Every sender dropped: receiving goes on.
@@ -443,6 +480,13 @@ where
             }
             _ = sleep_until(deadline), if deadline.is_some() => {
                 let at = now();
+                if let Some(timeout) = stall_timeout
+                    && session.transmit_len() > 0
+                    && at.saturating_duration_since(write_progress) >= timeout
+                {
+                    session.destroy();
+                    return Err(ReplicateError::WriteStalled { timeout });
+                }
                 session.handle_timeout(at)?;
                 for ch in channels.values() {
                     ch.feed.handle_timeout(at);
@@ -499,9 +543,13 @@ fn deliver<S: Storage>(
         && let Some(ch) = channels.get(&dk)
         && let Some(peer) = ch.peer
     {
-        ch.feed.on_messages(peer, messages, at, |stats| {
-            tracker.on_peer_stats(&dk, stats);
-        })?;
+        let mut messages = messages.into_iter().peekable();
+        while messages.peek().is_some() {
+            let chunk: Vec<Message> = messages.by_ref().take(MESSAGES_PER_LOCK).collect();
+            ch.feed.on_messages(peer, chunk, at, |stats| {
+                tracker.on_peer_stats(&dk, stats);
+            })?;
+        }
     }
     Ok(())
 }

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::error::ReplicateError;
-use super::peer::{Inflight, MAX_QUEUED_UPLOADS, Outgoing, Peer, Stats};
+use super::peer::{
+    Inflight, MAX_OUTBOX, MAX_QUEUED_UPLOADS, MAX_QUEUED_WANTS, Outgoing, Peer, Stats, WantAnswer,
+};
 use crate::crypto::Signature;
 use crate::feed::{Feed, PutBlock};
 use crate::node::Node;
@@ -22,6 +24,12 @@ const WANT_REGION: u64 = 1 << 20;
 const MAX_INFLIGHT_WANTS: u32 = 16;
 /// Largest bitfield a `Have` may expand to: one `Want` region.
 const MAX_HAVE_BITFIELD: usize = (WANT_REGION / 8) as usize;
+/// Blocks a `Want` answer after the first describes: half a region, so that no receiver takes
+/// it for the answer to a region `Want` of its own (those are exactly one region long).
+const ANSWER_CHUNK: u64 = WANT_REGION / 2;
+/// The most blocks a peer may claim: past 2^53 a Node peer cannot count (JS numbers), and no
+/// feed gets near it. Longer claims are cut here, so no length a peer names is used unchecked.
+const MAX_REMOTE_LENGTH: u64 = 1 << 53;
 /// Extra in-flight requests for blocks a reader waits on, over the selection limit (as JS).
 const URGENT_EXTRA: usize = 16;
 /// Region `Want`s sent for one selection at a time.
@@ -142,6 +150,26 @@ pub enum ReplicatorEvent {
     },
 }
 
+/// What one peer makes a replicator hold ([`Replicator::peer_footprint`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerFootprint {
+    /// Pages (8192 blocks, 1 KiB each) of the peer's announced bitfield we keep.
+    pub remote_pages: usize,
+    /// Pages visited by range operations on that bitfield: the work its `Have`s and `Unhave`s
+    /// caused.
+    pub page_ops: u64,
+    /// Messages queued for it.
+    pub outbox: usize,
+    /// Its `Want`s not answered yet.
+    pub want_answers: usize,
+    /// Its requests not answered yet.
+    pub uploads: usize,
+    /// It failed and its channel is being closed.
+    pub failed: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Selection {
     start: u64,
@@ -224,6 +252,27 @@ impl Replicator {
     /// The peers (open or failing).
     pub fn peers(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.peers.keys().copied()
+    }
+
+    /// What `peer` makes us hold, and the work its messages caused so far: for tests that
+    /// check a peer's cost by counting, and for diagnostics.
+    #[doc(hidden)]
+    pub fn peer_footprint(&self, peer: PeerId) -> Option<PeerFootprint> {
+        self.peers.get(&peer).map(|p| PeerFootprint {
+            remote_pages: p.remote_bits.pages(),
+            page_ops: p.remote_bits.page_ops(),
+            outbox: p.outbox.len(),
+            want_answers: p.want_answers.len(),
+            uploads: p.uploads.len(),
+            failed: p.failed,
+        })
+    }
+
+    /// Messages, `Want`s and requests queued for `peer` (0 for an unknown peer): a connection
+    /// stops reading while this is high, so a peer cannot make us queue faster than it reads.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn backlog(&self, peer: PeerId) -> usize {
+        self.peers.get(&peer).map_or(0, Peer::backlog)
     }
 
     /// Why the last failed peer was dropped.
@@ -313,10 +362,13 @@ impl Replicator {
             .get_mut(&peer)
             .filter(|p| !p.failed)
             .ok_or(ReplicateError::UnknownPeer(peer.0))?;
-        p.send(Message::Extension(Extension {
+        let message = Message::Extension(Extension {
             id,
             payload: payload.to_vec(),
-        }));
+        });
+        if !p.try_send(message) {
+            return Err(ReplicateError::Backlog { limit: MAX_OUTBOX });
+        }
         Ok(())
     }
 
@@ -331,10 +383,10 @@ impl Replicator {
             .extensions
             .id_of(name)
             .ok_or_else(|| ReplicateError::UnknownExtension(name.into()))?;
+        // A peer whose outbox is full misses the broadcast rather than growing it.
         let mut sent = false;
         for p in self.peers.values_mut().filter(|p| !p.failed) {
-            sent = true;
-            p.send(Message::Extension(Extension {
+            sent |= p.try_send(Message::Extension(Extension {
                 id,
                 payload: payload.to_vec(),
             }));
@@ -433,6 +485,7 @@ impl Replicator {
                 }));
             }
         }
+        self.fail_overflowed();
     }
 
     /// The next event.
@@ -474,6 +527,15 @@ impl Replicator {
             }
             if p.failed || !self.config.upload {
                 return Ok(None);
+            }
+            if let Some(answer) = p.want_answers.front_mut() {
+                let (have, done) = answer_want(feed, answer);
+                if done {
+                    p.want_answers.pop_front();
+                }
+                return Ok(Some(Transmit::Outgoing(Outgoing::Message(Message::Have(
+                    have,
+                )))));
             }
             let Some(request) = p.uploads.pop_front() else {
                 return Ok(None);
@@ -546,24 +608,34 @@ impl Replicator {
                     p.remote_bits.clear();
                     p.remote_length = 0;
                 } else {
+                    // Whole pages at a time: the range may be as long as the peer likes.
                     let end = u.start.saturating_add(len).min(p.remote_length);
-                    for i in u.start..end {
-                        p.remote_bits.set(i, false);
-                    }
+                    p.remote_bits.clear_range(u.start, end);
                 }
             }
-            Message::Want(w) if upload => on_want(feed, p, &w),
+            Message::Want(w) if upload && !on_want(feed, p, &w) => {
+                let error = ReplicateError::Flood {
+                    what: "Wants",
+                    limit: MAX_QUEUED_WANTS,
+                };
+                self.fail_peer(peer, error);
+            }
             Message::Request(r) if upload => {
                 if p.uploads.len() < MAX_QUEUED_UPLOADS {
                     p.uploads.push_back(r);
                 } else {
-                    tracing::debug!(index = r.index, "dropping a request over the queue limit");
+                    let error = ReplicateError::Flood {
+                        what: "requests",
+                        limit: MAX_QUEUED_UPLOADS,
+                    };
+                    self.fail_peer(peer, error);
                 }
             }
             Message::Data(d) => return self.on_data(feed, peer, vec![d], now),
             // Unwant and Cancel are never sent by hypercore 9; extensions are not ours.
             _ => {}
         }
+        self.fail_overflowed();
         Ok(())
     }
 
@@ -613,8 +685,18 @@ impl Replicator {
         if h.length() == WANT_REGION && p.inflight_wants > 0 {
             p.inflight_wants -= 1;
         }
+        if h.start >= MAX_REMOTE_LENGTH {
+            return;
+        }
+        // Blocks we hold are not worth remembering (JS stores remote AND NOT local); our
+        // bitfield is read a page at a time, as the peer's bits are stored.
+        let local = &mut |first: u64, page: &mut [u8]| feed.bitfield_bytes(first, page);
         match &h.bitfield {
             Some(rle) => {
+                if !h.start.is_multiple_of(8) {
+                    tracing::debug!(start = h.start, "ignoring a Have bitfield not byte aligned");
+                    return;
+                }
                 let bits = match bitfield_rle::decode(rle, MAX_HAVE_BITFIELD) {
                     Ok(b) => b,
                     Err(err) => {
@@ -622,42 +704,22 @@ impl Replicator {
                         return;
                     }
                 };
-                for (b, &byte) in bits.iter().enumerate() {
-                    if byte == 0 {
-                        continue;
-                    }
-                    let first = h.start.saturating_add(b as u64 * 8);
-                    // The highest block this byte names (bit 0x80 is the byte's first block).
-                    let last = first.saturating_add(7 - u64::from(byte.trailing_zeros()));
-                    p.remote_length = p.remote_length.max(last.saturating_add(1));
-                    // A byte of blocks we hold none of goes in whole: a fresh replica's first
-                    // `Have` is thousands of blocks, read before its first request.
-                    if first.is_multiple_of(8)
-                        && feed.downloaded(first, first.saturating_add(8)) == 0
-                        && p.remote_bits.or_byte(first, byte)
-                    {
-                        continue;
-                    }
-                    for bit in 0..8u64 {
-                        if byte & (0x80 >> bit) != 0 {
-                            let i = first.saturating_add(bit);
-                            if !feed.has(i) {
-                                p.remote_bits.set(i, true);
-                            }
-                        }
-                    }
+                if let Some(at) = bits.iter().rposition(|&b| b != 0) {
+                    // The highest block named (bit 0x80 is the byte's first block).
+                    let last = h.start + at as u64 * 8 + (7 - u64::from(bits[at].trailing_zeros()));
+                    p.remote_length = p.remote_length.max((last + 1).min(MAX_REMOTE_LENGTH));
+                    let end = h.start + bits.len() as u64 * 8;
+                    p.remote_bits.set_range(
+                        h.start,
+                        end.min(MAX_REMOTE_LENGTH),
+                        Some(&bits),
+                        local,
+                    );
                 }
             }
             None => {
-                let end = h.start.saturating_add(h.length());
-                // Blocks we hold are not worth remembering (JS stores remote AND NOT local).
-                let local_end = end.min(feed.len()).max(h.start);
-                for i in h.start..local_end {
-                    if !feed.has(i) {
-                        p.remote_bits.set(i, true);
-                    }
-                }
-                p.remote_bits.set_range(local_end, end);
+                let end = h.start.saturating_add(h.length()).min(MAX_REMOTE_LENGTH);
+                p.remote_bits.set_range(h.start, end, None, local);
                 p.remote_length = p.remote_length.max(end);
             }
         }
@@ -857,6 +919,7 @@ impl Replicator {
         tracing::debug!(%error, "dropping a replication peer");
         p.failed = true;
         p.uploads.clear();
+        p.want_answers.clear();
         p.outbox.clear();
         p.outbox.push_back(Outgoing::Close);
         p.progress_at = None;
@@ -879,8 +942,14 @@ impl Replicator {
         self.config.download.unwrap_or(!feed.writable())
     }
 
-    /// Sends `Want`s and fills every peer's request pipeline.
+    /// Sends `Want`s, fills every peer's request pipeline, and fails the peers whose outbox
+    /// overflowed meanwhile.
     fn update<S: Storage>(&mut self, feed: &mut Feed<S>, now: Instant) {
+        self.fill_requests(feed, now);
+        self.fail_overflowed();
+    }
+
+    fn fill_requests<S: Storage>(&mut self, feed: &mut Feed<S>, now: Instant) {
         if !self.downloading(feed) {
             return;
         }
@@ -932,6 +1001,19 @@ impl Replicator {
             }
         }
     }
+
+    /// Fails every peer a message did not fit for ([`MAX_OUTBOX`]).
+    fn fail_overflowed(&mut self) {
+        let full: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.overflowed && !p.failed)
+            .map(|(id, _)| *id)
+            .collect();
+        for peer in full {
+            self.fail_peer(peer, ReplicateError::Backlog { limit: MAX_OUTBOX });
+        }
+    }
 }
 
 /// JS `_sendWants`: one `Want` per 1 MiB-block region a reader or a selection touches, and
@@ -963,12 +1045,13 @@ fn send_wants(p: &mut Peer, waiting: &BTreeMap<u64, usize>, selections: &[Select
     }
 }
 
-/// JS `onwant`: answer 8192-aligned `Want`s with our bitfield for the range, and from then on
-/// announce every new block to this peer.
-fn on_want<S: Storage>(feed: &mut Feed<S>, p: &mut Peer, w: &Want) {
+/// JS `onwant`: 8192-aligned `Want`s are answered with our bitfield for the range (queued here,
+/// answered as the transport drains, [`answer_want`]), and from then on every new block is
+/// announced to this peer. `false` when the peer has too many `Want`s queued already.
+fn on_want<S: Storage>(feed: &mut Feed<S>, p: &mut Peer, w: &Want) -> bool {
     let length = w.length();
     if !w.start.is_multiple_of(8192) || !length.is_multiple_of(8192) {
-        return;
+        return true;
     }
     let len = feed.len();
     if !p.remote_want && len > 0 && feed.has(len - 1) {
@@ -981,24 +1064,51 @@ fn on_want<S: Storage>(feed: &mut Feed<S>, p: &mut Peer, w: &Want) {
         }));
     }
     p.remote_want = true;
-    let end = if length == 0 {
+    if p.want_answers.len() >= MAX_QUEUED_WANTS {
+        return false;
+    }
+    p.want_answers.push_back(WantAnswer {
+        start: w.start,
+        length,
+        next: w.start,
+    });
+    true
+}
+
+/// The next `Have` answering a `Want`, and whether it is the last. JS answers in one message
+/// with the bitfield of the whole range (or of the whole feed for `length: 0`); we send at most
+/// one region's bitfield per message, read from our bitfield's pages: the first `Have` echoes
+/// the `Want` (`start`, `length`) as JS does, and any further one covers the next
+/// [`ANSWER_CHUNK`] blocks. So one answer costs at most one region of page copies, whatever the
+/// `Want` names, and a long one is spread over as many writes as it needs.
+fn answer_want<S: Storage>(feed: &Feed<S>, a: &mut WantAnswer) -> (Have, bool) {
+    let len = feed.len();
+    let end = if a.length == 0 {
         len
     } else {
-        w.start.saturating_add(length).min(len)
+        a.start.saturating_add(a.length).min(len)
     };
-    let mut bits = vec![0u8; end.saturating_sub(w.start).div_ceil(8) as usize];
-    for i in w.start..end {
-        if feed.has(i) {
-            let at = i - w.start;
-            bits[(at / 8) as usize] |= 0x80 >> (at & 7);
-        }
+    let first = a.next == a.start;
+    let span = if first { WANT_REGION } else { ANSWER_CHUNK };
+    let from = a.next;
+    let to = end.min(from.saturating_add(span)).max(from);
+    let mut bits = vec![0u8; (to - from).div_ceil(8) as usize];
+    feed.bitfield_bytes(from / 8, &mut bits);
+    let tail = (to - from) % 8;
+    if tail != 0
+        && let Some(last) = bits.last_mut()
+    {
+        // Only blocks before `to`: the byte may go on past the feed's length.
+        *last &= !(0xffu8 >> tail);
     }
-    p.send(Message::Have(Have {
-        start: w.start,
-        length: Some(length),
+    a.next = to;
+    let have = Have {
+        start: from,
+        length: Some(if first { a.length } else { to - from }),
         bitfield: Some(bitfield_rle::encode(&bits)),
         ack: None,
-    }));
+    };
+    (have, to >= end)
 }
 
 /// JS `onrequest`: the answer with the nodes the requester lacks, but without the block, and

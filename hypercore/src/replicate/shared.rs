@@ -6,11 +6,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Receiver, Sender, channel};
 
 use super::error::ReplicateError;
 use super::peer::Stats;
 use super::replicator::{PeerId, Replicator, ReplicatorConfig, ReplicatorEvent, Transmit};
+use super::stream_extensions::EXTENSION_QUEUE;
 use crate::crypto::PublicKey;
 use crate::feed::Feed;
 use crate::protocol::Message;
@@ -60,7 +62,8 @@ struct State<S: Storage> {
     get_timeout: Duration,
     peer_failures: u64,
     /// Where each registered feed extension's incoming messages go.
-    extension_rx: HashMap<String, UnboundedSender<FeedExtensionMessage>>,
+    extension_rx: HashMap<String, Sender<FeedExtensionMessage>>,
+    extension_dropped: u64,
 }
 
 /// A message of a feed extension, from one peer ([`SharedFeed::register_extension`]).
@@ -83,6 +86,9 @@ pub struct FeedStats {
     pub peers: usize,
     /// Peers dropped for bad data or stalling.
     pub peer_failures: u64,
+    /// Feed extension messages dropped because their receiver was full
+    /// ([`SharedFeed::register_extension`]).
+    pub extension_messages_dropped: u64,
 }
 
 impl<S: Storage> SharedFeed<S> {
@@ -98,6 +104,7 @@ impl<S: Storage> SharedFeed<S> {
                     get_timeout: DEFAULT_GET_TIMEOUT,
                     peer_failures: 0,
                     extension_rx: HashMap::new(),
+                    extension_dropped: 0,
                 }),
                 changed: Notify::new(),
                 arrived: Condvar::new(),
@@ -219,21 +226,30 @@ impl<S: Storage> SharedFeed<S> {
     /// announced to every peer, now and later, in the sorted `Options.extensions` list, and
     /// the messages peers send under that name arrive on the returned receiver. Messages of
     /// names we did not register are ignored, as in JS.
+    ///
+    /// The receiver holds at most [`EXTENSION_QUEUE`] messages. While it is full (the
+    /// application reads slower than peers send), further messages are dropped and counted in
+    /// [`FeedStats::extension_messages_dropped`]: replication never waits for the application,
+    /// and peers cannot grow our memory through it. Extension messages are best-effort, as in
+    /// JS, so a protocol built on them must cope with loss.
+    ///
+    /// [`EXTENSION_QUEUE`]: super::EXTENSION_QUEUE
     pub fn register_extension(
         &self,
         name: &str,
-    ) -> Result<UnboundedReceiver<FeedExtensionMessage>, ReplicateError> {
+    ) -> Result<Receiver<FeedExtensionMessage>, ReplicateError> {
         let mut st = self.state();
         if !st.replicator.register_extension(name) {
             return Err(ReplicateError::DuplicateExtension(name.into()));
         }
-        let (tx, rx) = unbounded_channel();
+        let (tx, rx) = channel(EXTENSION_QUEUE);
         st.extension_rx.insert(name.to_owned(), tx);
         self.settle(&mut st, None);
         Ok(rx)
     }
 
-    /// Sends a feed extension message to one peer (JS `ext.send(message, peer)`).
+    /// Sends a feed extension message to one peer (JS `ext.send(message, peer)`);
+    /// [`ReplicateError::Backlog`] when the peer has too much queued already.
     pub fn send_extension(
         &self,
         name: &str,
@@ -267,6 +283,7 @@ impl<S: Storage> SharedFeed<S> {
             total: st.replicator.stats(),
             peers: st.replicator.peers().count(),
             peer_failures: st.peer_failures,
+            extension_messages_dropped: st.extension_dropped,
         }
     }
 
@@ -442,6 +459,11 @@ impl<S: Storage> SharedFeed<S> {
         replicator.poll_transmit_deferred(feed, peer)
     }
 
+    /// See [`Replicator::backlog`].
+    pub(crate) fn backlog(&self, peer: PeerId) -> usize {
+        self.state().replicator.backlog(peer)
+    }
+
     /// Reads block `index` into `buf` (exactly its size).
     pub(crate) fn get_into(&self, index: u64, buf: &mut [u8]) -> Result<(), crate::Error> {
         self.state().feed.get_into(index, buf)
@@ -480,9 +502,12 @@ impl<S: Storage> SharedFeed<S> {
                     name,
                     payload,
                 } => {
-                    if let Some(tx) = st.extension_rx.get(&name) {
+                    if let Some(tx) = st.extension_rx.get(&name)
                         // A dropped receiver only means nobody listens any more.
-                        let _ = tx.send(FeedExtensionMessage { peer, payload });
+                        && let Err(TrySendError::Full(_)) =
+                            tx.try_send(FeedExtensionMessage { peer, payload })
+                    {
+                        st.extension_dropped += 1;
                     }
                 }
                 _ => {}

@@ -94,6 +94,11 @@ impl RawPeer {
         Ok(())
     }
 
+    /// The split keys `(tx, rx)` once the handshake finished: the session's are these swapped.
+    pub fn keys(&self) -> Option<([u8; 32], [u8; 32])> {
+        self.keys
+    }
+
     /// The capability this peer sends for `key`.
     pub fn capability(&self, key: &[u8; 32]) -> [u8; 32] {
         let (tx, rx) = self.keys.unwrap_or_default();
