@@ -95,7 +95,7 @@ fn session(initiator: bool) -> SessionConfig {
 enum Extensions {
     UpFront {
         send: StreamExtensionSender,
-        received: tokio::sync::mpsc::UnboundedReceiver<StreamExtensionMessage>,
+        received: tokio::sync::mpsc::Receiver<StreamExtensionMessage>,
     },
     OnHandle {
         peersockets: StreamExtension,
