@@ -39,6 +39,16 @@ impl Session {
         hex::encode(self.key)
     }
 
+    /// Makes what the session's drive wrote durable before a call that changed it answers:
+    /// the feeds written since the last flush sync their data, then the bitfields that claim
+    /// it (a flush with nothing new costs no sync). Without this a SIGKILL or power cut after
+    /// the reply could lose a write the client was told had succeeded.
+    pub(crate) async fn durable(&self, op: &str, path: &str) -> Result<(), Status> {
+        self.drive.flush().await.map_err(|e| {
+            crate::service::drive_error(op, &format!("drive {}", self.key_hex()), path, &e)
+        })
+    }
+
     /// Refuses writes through a checkout (the Node daemon let them reach the live drive).
     pub(crate) fn writable(&self, op: &str, path: &str) -> Result<(), Status> {
         match self.checkout {

@@ -95,6 +95,10 @@ impl Drive for DriveService {
                 ));
             }
             let (id, session) = app.drives.open(key, version).await?;
+            if key.is_none() {
+                // A client told a new drive's key may reopen it after any crash.
+                session.durable("get", "/").await?;
+            }
             let d = &session.drive;
             Ok(proto::GetDriveResponse {
                 id,
@@ -381,6 +385,7 @@ impl Drive for DriveService {
                     .await
                     .map_err(failed("updateMetadata", &s, &path))?;
             }
+            s.durable("updateMetadata", &path).await?;
             Ok(proto::UpdateMetadataResponse {})
         })
         .await
@@ -403,6 +408,7 @@ impl Drive for DriveService {
                     &path,
                 ))?;
             }
+            s.durable("deleteMetadata", &path).await?;
             Ok(proto::DeleteMetadataResponse {})
         })
         .await
@@ -541,6 +547,7 @@ impl Drive for DriveService {
                 .mkdir(&path, convert::write_options(opts.as_ref()))
                 .await
                 .map_err(failed("mkdir", &s, &path))?;
+            s.durable("mkdir", &path).await?;
             Ok(proto::MkdirResponse {})
         })
         .await
@@ -560,6 +567,7 @@ impl Drive for DriveService {
                 .rmdir(&path)
                 .await
                 .map_err(failed("rmdir", &s, &path))?;
+            s.durable("rmdir", &path).await?;
             Ok(proto::RmdirResponse {})
         })
         .await
@@ -579,6 +587,7 @@ impl Drive for DriveService {
                 .unlink(&path)
                 .await
                 .map_err(failed("unlink", &s, &path))?;
+            s.durable("unlink", &path).await?;
             Ok(proto::UnlinkResponse {})
         })
         .await
@@ -626,6 +635,7 @@ impl Drive for DriveService {
                     })
             })
             .await?;
+            s.durable("mount", &path).await?;
             Ok(proto::MountDriveResponse {})
         })
         .await
@@ -645,6 +655,7 @@ impl Drive for DriveService {
                 .unmount(&path)
                 .await
                 .map_err(failed("unmount", &s, &path))?;
+            s.durable("unmount", &path).await?;
             Ok(proto::UnmountDriveResponse {})
         })
         .await
@@ -722,6 +733,7 @@ impl Drive for DriveService {
                 .symlink(&target, &link)
                 .await
                 .map_err(failed("symlink", &s, &link))?;
+            s.durable("symlink", &link).await?;
             Ok(proto::SymlinkResponse {})
         })
         .await
