@@ -86,6 +86,9 @@
 mod backend;
 mod derive;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod master_key;
 mod name_file;
 mod store;

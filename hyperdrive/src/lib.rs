@@ -178,6 +178,9 @@ mod error;
 mod fd;
 mod feeds;
 mod fs;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layout;
 mod mount_record;
 mod path;
