@@ -2,6 +2,7 @@
 //! each takes arbitrary bytes, as a peer or a disk could hand them over, and panics only on a
 //! bug (a decoder panic, or a broken invariant checked here). Not part of the API.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{
@@ -144,16 +145,10 @@ pub fn feed_files(data: &[u8]) {
 pub fn replicator(data: &[u8]) {
     let mut script = Script(data);
     let key_pair = KeyPair::from_seed(&[2; 32]);
-    let mut writer = Feed::builder(MemoryStorage::new())
-        .key_pair(key_pair.clone())
-        .open()
-        .expect("a memory feed opens");
-    let blocks = u64::from(script.byte() % 24);
-    for i in 0..blocks {
-        writer
-            .append(format!("block {i}").as_bytes())
-            .expect("a memory feed appends");
-    }
+    let blocks = script.byte() % WRITER_BLOCKS;
+    let writer = Feed::open(writer_files()[usize::from(blocks)].clone())
+        .expect("a snapshot of a memory feed opens");
+    let blocks = u64::from(blocks);
     // As the writer, peers download from us; as a reader, from the writer's genuine blocks
     // (`source`) and from whatever else the input says.
     let (mut feed, mut source) = if script.byte() & 1 == 1 {
@@ -258,6 +253,29 @@ pub fn replicator(data: &[u8]) {
             assert_eq!(got, want, "block {index} differs from the writer's");
         }
     }
+}
+
+/// Most blocks the replicator target's writer holds.
+const WRITER_BLOCKS: u8 = 24;
+
+/// The writer's files after each of its appends: signing them again for every input would
+/// take most of the target's time.
+fn writer_files() -> &'static [MemoryStorage] {
+    static FILES: OnceLock<Vec<MemoryStorage>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let mut writer = Feed::builder(MemoryStorage::new())
+            .key_pair(KeyPair::from_seed(&[2; 32]))
+            .open()
+            .expect("a memory feed opens");
+        let mut files = vec![writer.storage().clone()];
+        for i in 1..WRITER_BLOCKS {
+            writer
+                .append(format!("block {}", i - 1).as_bytes())
+                .expect("a memory feed appends");
+            files.push(writer.storage().clone());
+        }
+        files
+    })
 }
 
 /// A cursor over the replicator script; reads past the end give zeros.

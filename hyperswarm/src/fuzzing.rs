@@ -49,15 +49,23 @@ fn values(data: &[u8]) {
     let _ = decode_peers(data);
 }
 
-/// An mDNS packet from the LAN: whatever decodes and re-encodes decodes to the same packet.
+/// An mDNS packet from the LAN: once re-encoded, a packet reads back the same.
+///
+/// The first round trip may change names: like dns-packet, the decoder joins labels with dots
+/// without escaping, so a label holding a dot (`e.` as one label) reads as two labels. That is
+/// what JS peers see too; only the encoding of what we read must be stable.
 pub fn mdns(data: &[u8]) {
-    if let Ok(packet) = Packet::decode(data)
-        && let Ok(bytes) = packet.encode()
-    {
-        assert_eq!(
-            Packet::decode(&bytes).as_ref(),
-            Ok(&packet),
-            "packet changed in a round trip"
-        );
-    }
+    let Ok(packet) = Packet::decode(data) else {
+        return;
+    };
+    let Ok(bytes) = packet.encode() else { return };
+    let Ok(again) = Packet::decode(&bytes) else {
+        panic!("a re-encoded packet does not decode: {packet:?}");
+    };
+    let bytes = again.encode().expect("a packet we encoded encodes again");
+    assert_eq!(
+        Packet::decode(&bytes).as_ref(),
+        Ok(&again),
+        "packet changed in a second round trip"
+    );
 }
