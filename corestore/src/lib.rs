@@ -109,6 +109,9 @@
 mod backend;
 mod derive;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod loaded;
 mod master_key;
 mod name_file;

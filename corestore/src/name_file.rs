@@ -6,12 +6,7 @@ pub(crate) const MAX_NAME_FILE: u64 = 64 * 1024;
 /// `varint(len(name)) || name`, the varint unsigned LEB128.
 pub(crate) fn encode(name: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(name.len() + 3);
-    let mut len = name.len() as u64;
-    while len >= 0x80 {
-        out.push((len as u8 & 0x7f) | 0x80);
-        len >>= 7;
-    }
-    out.push(len as u8);
+    protowire::encode_varint(name.len() as u64, &mut out);
     out.extend_from_slice(name);
     out
 }
@@ -23,22 +18,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<&[u8]> {
     if bytes.len() < 2 {
         return None;
     }
-    let mut len = 0u64;
-    let mut shift = 0u32;
-    let mut offset = 0usize;
-    loop {
-        let byte = *bytes.get(offset)?;
-        offset += 1;
-        // JS `varint` gives up past 7 groups (49 bits); so do we.
-        if shift > 49 {
-            return None;
-        }
-        len |= u64::from(byte & 0x7f) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
+    // JS `varint@5` reads any number of continuation bytes; protobuf's ten-byte rule differs
+    // from it only for a length padded with zero groups past ten bytes, which no writer makes.
+    let (len, offset) = protowire::decode_varint(bytes).ok()?;
     let rest = &bytes[offset..];
     (rest.len() as u64 == len).then_some(rest)
 }
@@ -69,5 +51,10 @@ mod tests {
         assert_eq!(decode(b"\x01a"), Some(b"a".as_slice()));
         // A non-minimal varint decodes as JS decodes it.
         assert_eq!(decode(b"\x81\x00a"), Some(b"a".as_slice()));
+        // Padded to ten bytes, as JS still reads it.
+        assert_eq!(
+            decode(b"\x81\x80\x80\x80\x80\x80\x80\x80\x80\x00a"),
+            Some(b"a".as_slice())
+        );
     }
 }

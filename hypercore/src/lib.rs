@@ -64,6 +64,9 @@ pub mod crypto;
 mod error;
 mod feed;
 pub mod flat_tree;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod node;
 mod proof;
 #[cfg(feature = "protocol")]

@@ -94,8 +94,8 @@ pub use self::{
     extensions::Extensions,
     frame::{Frame, FrameError, FrameReader, MAX_BODY},
     message::{
-        Cancel, Close, Data, DataNode, Extension, Have, Message, NoisePayload, Open, Options,
-        Request, Status, Unhave, Unwant, Want,
+        Cancel, Close, Data, DataNode, Extension, Have, MAX_EXTENSIONS, MAX_PROOF_NODES, Message,
+        NoisePayload, Open, Options, Request, Status, Unhave, Unwant, Want,
     },
     noise::{Handshake, HandshakeOutcome, NoiseError, NoiseKeyPair},
     pb::DecodeError,

@@ -191,6 +191,9 @@ mod error;
 mod fd;
 mod feeds;
 mod fs;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hidden;
 mod layout;
 mod mount_record;

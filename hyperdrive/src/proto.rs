@@ -1,38 +1,26 @@
 //! The few protobuf pieces the drive messages need, written the way the `protocol-buffers` JS
-//! compiler writes them (field order by number, zero values kept when the JS object has them).
+//! compiler writes them (field order by number, zero values kept when the JS object has them),
+//! over the stack's one varint codec and field walker (`protowire`).
 
 /// Appends `n` as a protobuf varint (little-endian base-128).
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+pub(crate) fn put_varint(out: &mut Vec<u8>, n: u64) {
+    protowire::encode_varint(n, out);
 }
 
 /// Appends a length-delimited field: tag, varint length, bytes.
 pub(crate) fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    put_varint(out, u64::from(field << 3 | 2));
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
+    protowire::put_bytes_field(out, u64::from(field), bytes);
 }
 
 /// Appends a varint field: tag, value.
 pub(crate) fn put_uint(out: &mut Vec<u8>, field: u32, value: u64) {
-    put_varint(out, u64::from(field << 3));
-    put_varint(out, value);
+    protowire::put_varint_field(out, u64::from(field), value);
 }
 
-/// Reads a varint at the start of `buf`; returns it and the bytes it took.
+/// Reads a varint at the start of `buf`; returns it and the bytes it took. `None` when
+/// truncated or over 64 bits.
 pub(crate) fn get_varint(buf: &[u8]) -> Option<(u64, usize)> {
-    let mut n: u64 = 0;
-    for (i, &b) in buf.iter().enumerate().take(10) {
-        n |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((n, i + 1));
-        }
-    }
-    None
+    protowire::decode_varint(buf).ok()
 }
 
 /// One decoded field.
@@ -45,12 +33,14 @@ pub(crate) enum Value<'a> {
 
 /// Walks the fields of one message.
 pub(crate) struct Fields<'a> {
-    buf: &'a [u8],
+    inner: protowire::Fields<'a>,
 }
 
 impl<'a> Fields<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Fields { buf }
+        Fields {
+            inner: protowire::Fields::new(buf),
+        }
     }
 }
 
@@ -58,47 +48,22 @@ impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, Value<'a>), &'static str>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.buf.is_empty() {
-            return None;
-        }
-        Some(self.field())
-    }
-}
-
-impl<'a> Fields<'a> {
-    fn field(&mut self) -> Result<(u32, Value<'a>), &'static str> {
-        let (tag, n) = get_varint(self.buf).ok_or("truncated tag")?;
-        self.buf = &self.buf[n..];
-        let field = u32::try_from(tag >> 3).map_err(|_| "field number too large")?;
-        let value = match tag & 7 {
-            0 => {
-                let (v, n) = get_varint(self.buf).ok_or("truncated varint")?;
-                self.buf = &self.buf[n..];
-                Value::Varint(v)
-            }
-            2 => {
-                let (len, n) = get_varint(self.buf).ok_or("truncated length")?;
-                let rest = &self.buf[n..];
-                let len = usize::try_from(len).map_err(|_| "length too large")?;
-                if len > rest.len() {
-                    return Err("length past the end");
-                }
-                self.buf = &rest[len..];
-                Value::Bytes(&rest[..len])
-            }
-            1 => self.skip(8)?,
-            5 => self.skip(4)?,
-            _ => return Err("unsupported wire type"),
-        };
-        Ok((field, value))
-    }
-
-    fn skip(&mut self, n: usize) -> Result<Value<'a>, &'static str> {
-        if self.buf.len() < n {
-            return Err("truncated fixed field");
-        }
-        self.buf = &self.buf[n..];
-        Ok(Value::Skipped)
+        let field = self.inner.next()?;
+        Some(match field {
+            Ok((number, value)) => u32::try_from(number)
+                .map_err(|_| "field number too large")
+                .map(|number| {
+                    let value = match value {
+                        protowire::Value::Varint(v) => Value::Varint(v),
+                        protowire::Value::Bytes(b) => Value::Bytes(b),
+                        _ => Value::Skipped,
+                    };
+                    (number, value)
+                }),
+            Err(protowire::FieldError::Varint(_)) => Err("truncated or overlong varint"),
+            Err(protowire::FieldError::Truncated) => Err("length past the end"),
+            Err(protowire::FieldError::WireType(_)) => Err("unsupported wire type"),
+        })
     }
 }
 
@@ -123,5 +88,9 @@ mod tests {
         let fields: Result<Vec<_>, _> = Fields::new(&[0x12, 0x05, 1, 2]).collect();
         assert!(fields.is_err());
         assert!(get_varint(&[0x80, 0x80]).is_none());
+        // Bits past 64 are refused rather than dropped.
+        let mut over = vec![0xff; 9];
+        over.push(0x02);
+        assert!(get_varint(&over).is_none());
     }
 }

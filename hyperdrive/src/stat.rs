@@ -1,6 +1,8 @@
 //! [`Stat`]: the value of every file, directory, symlink and mount node (hyperdrive-schemas
 //! 2.0.0, docs/formats.md §5.3).
 
+use std::collections::HashMap;
+
 use crate::proto::{Fields, Value, put_bytes, put_uint, put_varint};
 
 /// File type bits of [`Stat::mode`] and the defaults hyperdrive applies.
@@ -81,6 +83,11 @@ impl StatMount {
 
 /// Per-file metadata (xattr-like), in the order JS objects keep their keys.
 ///
+/// Most metadata entries a Stat we read may hold. JS sets no limit, but entries are what a user
+/// set by hand on one file; without a cap one 8 MiB block of tiny entries would decode into
+/// millions of strings.
+pub(crate) const MAX_METADATA_ENTRIES: usize = 4096;
+
 /// A removed key stays listed with no value: that is what `removeMetadata` writes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata(Vec<(String, Option<Vec<u8>>)>);
@@ -277,6 +284,8 @@ impl Stat {
     pub fn decode(buf: &[u8]) -> Result<Self, &'static str> {
         let mut stat = Stat::default();
         let mut has_mode = false;
+        // Where each metadata key sits, so a repeated key replaces its value in O(1).
+        let mut metadata_at: HashMap<String, usize> = HashMap::new();
         let small = |v: u64| u32::try_from(v).map_err(|_| "uint32 field out of range");
         for field in Fields::new(buf) {
             match field? {
@@ -299,7 +308,17 @@ impl Stat {
                 (11, Value::Bytes(b)) => stat.mount = Some(StatMount::decode(b)?),
                 (12, Value::Bytes(b)) => {
                     let (key, value) = decode_entry(b)?;
-                    stat.metadata.set(key, value);
+                    let entries = &mut stat.metadata.0;
+                    match metadata_at.get(&key) {
+                        Some(&at) => entries[at].1 = value,
+                        None if entries.len() == MAX_METADATA_ENTRIES => {
+                            return Err("too many metadata entries");
+                        }
+                        None => {
+                            metadata_at.insert(key.clone(), entries.len());
+                            entries.push((key, value));
+                        }
+                    }
                 }
                 (1..=12, _) => return Err("stat field of the wrong type"),
                 _ => {}

@@ -146,6 +146,9 @@ pub mod addr;
 pub mod connection;
 pub mod dedup;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lan;
 pub mod lan_socket;
 pub mod mdns;

@@ -6,7 +6,7 @@
 //! empty `value` or `error` survives a round trip (`4a 00`, `42 00`).
 
 use crate::error::DecodeError;
-use crate::pb::{self, BYTES, Reader, VARINT};
+use crate::pb;
 
 /// The only protocol version dht-rpc 4 speaks.
 pub const VERSION: u64 = 1;
@@ -124,16 +124,15 @@ impl Message {
         if buf.len() > MAX_DATAGRAM {
             return Err(DecodeError::TooLarge(buf.len()));
         }
-        let mut r = Reader::new(buf);
         let mut kind = None;
         let mut rid = None;
         let mut m = Message::new(MessageType::Query, 0);
         m.version = None;
-        while let Some((field, wt)) = r.key()? {
+        for field in pb::fields(buf) {
+            let (field, value) = field?;
             match field {
                 11 | 1 | 2 => {
-                    r.expect(wt, VARINT)?;
-                    let v = r.varint()?;
+                    let v = pb::varint(value)?;
                     match field {
                         11 => m.version = Some(v),
                         1 => kind = Some(MessageType::from_code(v)?),
@@ -141,8 +140,7 @@ impl Message {
                     }
                 }
                 3..=10 => {
-                    r.expect(wt, BYTES)?;
-                    let b = r.bytes()?;
+                    let b = pb::bytes(value)?;
                     match field {
                         10 => m.to = Some(b.to_vec()),
                         3 => m.id = Some(b.to_vec()),
@@ -154,7 +152,7 @@ impl Message {
                         _ => m.value = Some(b.to_vec()),
                     }
                 }
-                _ => r.skip(wt)?,
+                _ => {}
             }
         }
         m.kind = kind.ok_or(DecodeError::MissingField("type"))?;
@@ -193,20 +191,19 @@ impl Holepunch {
 
     /// Decodes; unknown fields are skipped.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(buf);
         let mut h = Holepunch::default();
-        while let Some((field, wt)) = r.key()? {
+        for field in pb::fields(buf) {
+            let (field, value) = field?;
             match field {
                 2 | 3 => {
-                    r.expect(wt, BYTES)?;
-                    let b = r.bytes()?.to_vec();
+                    let b = pb::bytes(value)?.to_vec();
                     if field == 2 {
                         h.from = Some(b);
                     } else {
                         h.to = Some(b);
                     }
                 }
-                _ => r.skip(wt)?,
+                _ => {}
             }
         }
         Ok(h)

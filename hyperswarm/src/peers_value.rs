@@ -4,7 +4,7 @@ use std::net::SocketAddrV4;
 
 use crate::addr::{self, PEER_LEN};
 use crate::error::DecodeError;
-use crate::pb::{self, BYTES, Reader, VARINT};
+use crate::pb;
 
 /// `PeersInput { optional uint32 port = 1; optional bytes localAddress = 2;
 /// optional bool unannounce = 3; }`: sent with announce, lookup, unannounce.
@@ -63,23 +63,13 @@ impl PeersInput {
 
     /// Decodes; unknown fields are skipped.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(buf);
         let mut v = PeersInput::default();
-        while let Some((field, wt)) = r.key()? {
-            match field {
-                1 => {
-                    r.expect(wt, VARINT)?;
-                    v.port = Some(r.varint()?);
-                }
-                2 => {
-                    r.expect(wt, BYTES)?;
-                    v.local_address = Some(r.bytes()?.to_vec());
-                }
-                3 => {
-                    r.expect(wt, VARINT)?;
-                    v.unannounce = Some(r.varint()? != 0);
-                }
-                _ => r.skip(wt)?,
+        for field in pb::fields(buf) {
+            match field? {
+                (1, value) => v.port = Some(pb::varint(value)?),
+                (2, value) => v.local_address = Some(pb::bytes(value)?.to_vec()),
+                (3, value) => v.unannounce = Some(pb::varint(value)? != 0),
+                _ => {}
             }
         }
         Ok(v)
@@ -118,20 +108,19 @@ impl PeersOutput {
 
     /// Decodes; unknown fields are skipped.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(buf);
         let mut v = PeersOutput::default();
-        while let Some((field, wt)) = r.key()? {
+        for field in pb::fields(buf) {
+            let (field, value) = field?;
             match field {
                 1 | 2 => {
-                    r.expect(wt, BYTES)?;
-                    let b = Some(r.bytes()?.to_vec());
+                    let b = Some(pb::bytes(value)?.to_vec());
                     if field == 1 {
                         v.peers = b;
                     } else {
                         v.local_peers = b;
                     }
                 }
-                _ => r.skip(wt)?,
+                _ => {}
             }
         }
         Ok(v)

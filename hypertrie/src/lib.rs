@@ -61,6 +61,9 @@
 
 mod cache;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod key;
 mod message;
 mod node;

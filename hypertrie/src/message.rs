@@ -4,12 +4,7 @@
 //! codec.
 
 use crate::varint;
-
-/// Wire types used here.
-const VARINT: u64 = 0;
-const FIXED64: u64 = 1;
-const BYTES: u64 = 2;
-const FIXED32: u64 = 5;
+use protowire::{put_bytes_field as put_bytes, put_varint_field as put_varint};
 
 /// Block 0 of a hypertrie feed (DEP-0007 header).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,7 +48,7 @@ impl Header {
     pub fn decode(buf: &[u8]) -> Result<Self, &'static str> {
         let mut header = Header::default();
         let mut found_type = false;
-        let mut fields = Fields { buf, pos: 0 };
+        let mut fields = Fields::new(buf);
         while let Some(field) = fields.next_field()? {
             match field {
                 (1, Value::Bytes(b)) => {
@@ -90,7 +85,7 @@ impl<'a> NodeMessage<'a> {
     pub(crate) fn decode(buf: &'a [u8]) -> Result<Self, &'static str> {
         let mut msg = NodeMessage::default();
         let mut found_key = false;
-        let mut fields = Fields { buf, pos: 0 };
+        let mut fields = Fields::new(buf);
         while let Some(field) = fields.next_field()? {
             match field {
                 (1, Value::Bytes(b)) => {
@@ -136,17 +131,6 @@ pub(crate) fn encode_node(
     out
 }
 
-fn put_bytes(out: &mut Vec<u8>, tag: u64, bytes: &[u8]) {
-    varint::encode(tag << 3 | BYTES, out);
-    varint::encode(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
-}
-
-fn put_varint(out: &mut Vec<u8>, tag: u64, n: u64) {
-    varint::encode(tag << 3 | VARINT, out);
-    varint::encode(n, out);
-}
-
 fn utf8(b: &[u8]) -> Result<String, &'static str> {
     String::from_utf8(b.to_vec()).map_err(|_| "string field is not UTF-8")
 }
@@ -159,43 +143,28 @@ enum Value<'a> {
 
 /// Walks a message's fields, skipping the payload of wire types it does not keep.
 struct Fields<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    inner: protowire::Fields<'a>,
 }
 
 impl<'a> Fields<'a> {
-    fn next_field(&mut self) -> Result<Option<(u64, Value<'a>)>, &'static str> {
-        if self.pos >= self.buf.len() {
-            return Ok(None);
+    fn new(buf: &'a [u8]) -> Self {
+        Fields {
+            inner: protowire::Fields::new(buf),
         }
-        let prefix = varint::decode(self.buf, &mut self.pos).ok_or("truncated field tag")?;
-        let tag = prefix >> 3;
-        let value = match prefix & 7 {
-            VARINT => Value::Varint(
-                varint::decode(self.buf, &mut self.pos).ok_or("truncated varint field")?,
-            ),
-            BYTES => {
-                let len = varint::decode(self.buf, &mut self.pos).ok_or("truncated length")?;
-                let end = usize::try_from(len)
-                    .ok()
-                    .and_then(|l| self.pos.checked_add(l))
-                    .filter(|&e| e <= self.buf.len())
-                    .ok_or("field runs past the end")?;
-                let b = &self.buf[self.pos..end];
-                self.pos = end;
-                Value::Bytes(b)
-            }
-            FIXED64 | FIXED32 => {
-                let n = if prefix & 7 == FIXED64 { 8 } else { 4 };
-                if self.buf.len() - self.pos < n {
-                    return Err("fixed field runs past the end");
-                }
-                self.pos += n;
-                Value::Fixed
-            }
-            _ => return Err("unknown wire type"),
+    }
+
+    fn next_field(&mut self) -> Result<Option<(u64, Value<'a>)>, &'static str> {
+        let Some(field) = self.inner.next() else {
+            return Ok(None);
         };
-        Ok(Some((tag, value)))
+        Ok(Some(match field {
+            Ok((tag, protowire::Value::Varint(n))) => (tag, Value::Varint(n)),
+            Ok((tag, protowire::Value::Bytes(b))) => (tag, Value::Bytes(b)),
+            Ok((tag, _)) => (tag, Value::Fixed),
+            Err(protowire::FieldError::Varint(_)) => return Err("truncated or overlong varint"),
+            Err(protowire::FieldError::Truncated) => return Err("field runs past the end"),
+            Err(protowire::FieldError::WireType(_)) => return Err("unknown wire type"),
+        }))
     }
 }
 

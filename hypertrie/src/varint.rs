@@ -1,37 +1,13 @@
-//! Unsigned LEB128 varints, as the `varint` npm module writes them (docs/formats.md §0.2).
+//! Unsigned LEB128 varints, as the `varint` npm module writes them (docs/formats.md §0.2): the
+//! stack's one codec (`protowire`), read at a cursor.
 
-/// Appends `n` as a varint: 7 bits per byte, least significant group first.
-pub(crate) fn encode(mut n: u64, out: &mut Vec<u8>) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// Bytes `encode(n)` writes.
-pub(crate) fn encoded_len(n: u64) -> usize {
-    let bits = 64 - (n | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
+pub(crate) use protowire::{encode_varint as encode, varint_len as encoded_len};
 
 /// Reads a varint at `*pos`, advancing it; `None` when truncated or over 64 bits.
 pub(crate) fn decode(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut n = 0u64;
-    let mut shift = 0u32;
-    loop {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        let part = u64::from(b & 0x7f);
-        if shift == 63 && part > 1 || shift > 63 {
-            return None;
-        }
-        n |= part << shift;
-        if b & 0x80 == 0 {
-            return Some(n);
-        }
-        shift += 7;
-    }
+    let (n, used) = protowire::decode_varint(buf.get(*pos..)?).ok()?;
+    *pos += used;
+    Some(n)
 }
 
 #[cfg(test)]

@@ -24,10 +24,14 @@ impl Extensions {
         Self::default()
     }
 
-    /// Adds `name`; `false` if it was already registered (JS throws on a duplicate).
+    /// Adds `name`; `false` if it was already registered (JS throws on a duplicate), or if
+    /// [`MAX_EXTENSIONS`] names are: a peer of ours would refuse the `Options` announcing more.
+    ///
+    /// [`MAX_EXTENSIONS`]: super::MAX_EXTENSIONS
     pub fn register(&mut self, name: &str) -> bool {
         match self.local.binary_search_by(|n| js_cmp(n, name)) {
             Ok(_) => false,
+            Err(_) if self.local.len() >= super::MAX_EXTENSIONS => false,
             Err(at) => {
                 self.local.insert(at, name.to_owned());
                 self.changes += 1;
@@ -107,6 +111,19 @@ impl Extensions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registers_no_more_names_than_a_peer_decodes() {
+        use crate::protocol::MAX_EXTENSIONS;
+        let mut ext = Extensions::new();
+        for i in 0..MAX_EXTENSIONS {
+            assert!(ext.register(&format!("n{i}")));
+        }
+        assert!(!ext.register("one too many"));
+        assert_eq!(ext.names().len(), MAX_EXTENSIONS);
+        assert!(ext.unregister("n0"));
+        assert!(ext.register("one more"));
+    }
 
     #[test]
     fn ids_follow_sorted_order() {

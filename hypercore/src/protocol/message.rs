@@ -9,6 +9,17 @@
 use super::pb::{self, DecodeError, Fields};
 use super::varint;
 
+/// Most extension names one `Options` may carry. JS sets no limit, but every name is an
+/// extension the application registered by hand (a handful in practice); without a cap an
+/// 8 MiB frame of one-byte names would decode into millions of `String`s.
+pub const MAX_EXTENSIONS: usize = 128;
+
+/// Most proof nodes one `Data` may carry. A proof holds the block's siblings up to its root,
+/// then the other roots: under 53 of each for the 2^52 blocks a feed can hold (the flat-tree
+/// indices JS can count), so 128 leaves room and still stops an 8 MiB frame from decoding into
+/// a million nodes.
+pub const MAX_PROOF_NODES: usize = 128;
+
 /// `Open` (type 0): announces a feed on the sender's channel id.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Open {
@@ -417,6 +428,9 @@ impl Message {
                 for field in Fields::new(body) {
                     match field? {
                         (1, v) => {
+                            if m.extensions.len() == MAX_EXTENSIONS {
+                                return Err(DecodeError("too many extension names"));
+                            }
                             // JS decodes strings lossily rather than failing.
                             m.extensions
                                 .push(String::from_utf8_lossy(v.bytes()?).into_owned());
@@ -588,7 +602,12 @@ fn decode_data(body: &[u8]) -> Result<Data, DecodeError> {
                 seen = true;
             }
             (2, v) => m.value = Some(v.bytes()?.to_vec()),
-            (3, v) => m.nodes.push(decode_node(v.bytes()?)?),
+            (3, v) => {
+                if m.nodes.len() == MAX_PROOF_NODES {
+                    return Err(DecodeError("too many proof nodes"));
+                }
+                m.nodes.push(decode_node(v.bytes()?)?);
+            }
             (4, v) => m.signature = Some(v.bytes()?.to_vec()),
             _ => {}
         }

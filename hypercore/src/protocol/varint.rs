@@ -1,4 +1,9 @@
-//! Unsigned LEB128 varints, the length and header prefix of every frame and every protobuf field.
+//! Unsigned LEB128 varints, the length and header prefix of every frame and every protobuf
+//! field: the stack's one codec (`protowire`), with a per-use byte limit on top.
+
+use protowire::{MAX_VARINT_LEN, decode_varint};
+
+pub(crate) use protowire::{encode_varint as encode, varint_len as encoding_length};
 
 /// Why a varint could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,43 +14,15 @@ pub(crate) enum VarintError {
     TooLong,
 }
 
-/// Appends `n` as a varint (7 bits per byte, least significant group first).
-pub(crate) fn encode(mut n: u64, out: &mut Vec<u8>) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// How many bytes [`encode`] writes for `n`.
-pub(crate) fn encoding_length(n: u64) -> usize {
-    let bits = 64 - (n | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
-
-/// Reads one varint of at most `max_bytes` bytes from the start of `buf`: `(value, bytes read)`.
+/// Reads one varint of at most `max_bytes` bytes (and at most protobuf's 10) from the start of
+/// `buf`: `(value, bytes read)`.
 pub(crate) fn decode(buf: &[u8], max_bytes: usize) -> Result<(u64, usize), VarintError> {
-    let mut value: u64 = 0;
-    for (i, &byte) in buf.iter().enumerate() {
-        if i >= max_bytes || i >= 10 {
-            return Err(VarintError::TooLong);
-        }
-        let group = u64::from(byte & 0x7f);
-        let shift = 7 * i as u32;
-        // The tenth byte may only carry the single top bit of a u64.
-        if shift == 63 && group > 1 {
-            return Err(VarintError::TooLong);
-        }
-        value |= group << shift;
-        if byte < 0x80 {
-            return Ok((value, i + 1));
-        }
+    let limit = max_bytes.min(MAX_VARINT_LEN);
+    match decode_varint(&buf[..buf.len().min(limit)]) {
+        Ok(read) => Ok(read),
+        Err(_) if buf.len() >= limit => Err(VarintError::TooLong),
+        Err(_) => Err(VarintError::Incomplete),
     }
-    if buf.len() >= max_bytes.min(10) {
-        return Err(VarintError::TooLong);
-    }
-    Err(VarintError::Incomplete)
 }
 
 #[cfg(test)]
@@ -68,6 +45,7 @@ mod tests {
     fn limits() {
         assert_eq!(decode(&[0x80, 0x80], 10), Err(VarintError::Incomplete));
         assert_eq!(decode(&[0xff; 4], 3), Err(VarintError::TooLong));
+        assert_eq!(decode(&[0xff, 0xff, 0x01], 3), Ok((0x3fff | 1 << 14, 3)));
         assert_eq!(decode(&[0xff; 11], 20), Err(VarintError::TooLong));
         let mut max = vec![0xff; 9];
         max.push(0x01);
