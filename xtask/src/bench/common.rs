@@ -217,6 +217,26 @@ pub(crate) fn print_table_row(
     );
 }
 
+/// Node's and our medians compared: the ratio ours / Node's, the verdict on `target` (`(true,
+/// t)`: at least `t` times Node, for rates; `(false, t)`: at most, for RSS and disk) and
+/// whether it was met, when both sides gave the figure.
+pub(crate) fn compare(
+    node: Option<Stat>,
+    ours: Option<Stat>,
+    target: Option<(bool, f64)>,
+) -> (Option<f64>, String, Option<bool>) {
+    let ratio = match (node, ours) {
+        (Some(n), Some(o)) if n.median > 0.0 => Some(o.median / n.median),
+        _ => None,
+    };
+    let Some((at_least, t)) = target else {
+        return (ratio, String::new(), None);
+    };
+    let sign = if at_least { ">=" } else { "<=" };
+    let met = ratio.map(|r| if at_least { r >= t } else { r <= t });
+    (ratio, verdict(&format!("{sign} {t}x"), met), met)
+}
+
 /// `target`, marked met or not when that is known.
 pub(crate) fn verdict(target: &str, met: Option<bool>) -> String {
     match met {
@@ -247,6 +267,27 @@ pub(crate) fn num(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_judges_rates_at_least_and_sizes_at_most() {
+        let at = |median| {
+            Some(Stat {
+                median,
+                min: median,
+                max: median,
+            })
+        };
+        let (ratio, verdict, met) = compare(at(10.0), at(250.0), Some((true, 20.0)));
+        assert_eq!(
+            (ratio, verdict.as_str(), met),
+            (Some(25.0), ">= 20x (met)", Some(true))
+        );
+        let (_, verdict, met) = compare(at(100.0), at(30.0), Some((false, 0.2)));
+        assert_eq!((verdict.as_str(), met), ("<= 0.2x (NOT met)", Some(false)));
+        let (ratio, verdict, met) = compare(None, at(3.0), Some((true, 10.0)));
+        assert_eq!((ratio, verdict.as_str(), met), (None, ">= 10x", None));
+        assert_eq!(compare(at(1.0), at(2.0), None).1, "");
+    }
 
     #[test]
     fn parses_both_sides_lines() {

@@ -15,7 +15,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::common::{
-    Figures, Scratch, Stat, build_example, ensure_node_modules, node_version, num, output,
+    Figures, Scratch, Stat, build_example, compare, ensure_node_modules, node_version, num, output,
     parse_last_line, print_table_head, print_table_row,
 };
 
@@ -129,20 +129,8 @@ pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
     for m in METRICS {
         let n = Stat::of(&node_runs, m.key);
         let o = Stat::of(&our_runs, m.key);
-        let ratio = match (n, o) {
-            (Some(n), Some(o)) if n.median > 0.0 => Some(o.median / n.median),
-            _ => None,
-        };
-        let verdict = match (m.target, ratio) {
-            (Some((at_least, t)), Some(r)) => {
-                let ok = if at_least { r >= t } else { r <= t };
-                met.push((m.json_key, ok));
-                let sign = if at_least { ">=" } else { "<=" };
-                format!("{sign} {t}x ({})", if ok { "met" } else { "NOT met" })
-            }
-            (Some((at_least, t)), None) => format!("{} {t}x", if at_least { ">=" } else { "<=" }),
-            (None, _) => String::new(),
-        };
+        let (ratio, verdict, ok) = compare(n, o, m.target);
+        met.extend(ok.map(|ok| (m.json_key, ok)));
         print_table_row((m.label, m.unit), (n, o), ratio, &verdict, rounds);
         if let Some(r) = ratio {
             fields.push(format!("\"{}_ratio\":{}", m.json_key, num(r)));
