@@ -11,52 +11,18 @@
 // The union is multi-hyperdrive over the script's drives in order (the first is the primary
 // and, being writable, the writer). The clock is pinned per operation, as drives.js does.
 
-const nodeCrypto = require('crypto')
 const fs = require('fs')
 const path = require('path')
 
-const clock = { now: 1600000000000 }
-const current = { job: null, step: null }
-const RealDate = Date
-class PinnedDate extends RealDate {
-  constructor (...args) {
-    if (args.length === 0) super(clock.now)
-    else super(...args)
-  }
-
-  static now () { return clock.now }
-}
-global.Date = PinnedDate
-
-// Required after the clock is pinned, so Stat and tombstone times read it.
+// Pinned before corestore, hyperdrive and multi-hyperdrive load, so Stat and tombstone times
+// read it.
+const { clock } = require('./lib/pinned-clock')
 const Corestore = require('corestore')
 const hyperdrive = require('hyperdrive')
 const multiHyperdrive = require('multi-hyperdrive')
-const { batchBlocks } = require('./lib/content')
+const { call, hex, sha256, fileBytes, attempt } = require('./lib/tool-util')
 
-function call (fn) {
-  return new Promise((resolve, reject) => fn((err, val) => (err ? reject(err) : resolve(val))))
-}
-
-function hex (buf) {
-  return buf === null || buf === undefined ? null : Buffer.from(buf).toString('hex')
-}
-
-function sha256 (buf) {
-  return nodeCrypto.createHash('sha256').update(buf).digest('hex')
-}
-
-function fileBytes (size, seed) {
-  return batchBlocks({ count: 1, min: size, max: size, seed })[0]
-}
-
-async function attempt (fn) {
-  try {
-    return await fn()
-  } catch (err) {
-    return { error: err.code || `no code: ${err.message}` }
-  }
-}
+const current = { job: null, step: null }
 
 // Every drive is its namespace's default drive.
 async function withUnion (dir, names, fn) {

@@ -3,63 +3,20 @@
 // corestore folder, and dump what a drive answers. Every answer is plain JSON in the shapes
 // tests/src/drive_script.rs builds on the Rust side, so the two can be compared as values.
 //
-// The clock is pinned the way tests/js/vectors/gen.js pins it (a global Date whose
-// argument-less constructor and now() return a set instant), except that the instant is set
-// per operation from the script, so Stat times differ between operations yet stay
-// reproducible.
+// The clock (lib/pinned-clock.js) is set per operation from the script, so Stat times differ
+// between operations yet stay reproducible.
 
-const nodeCrypto = require('crypto')
 const fs = require('fs')
 const path = require('path')
 
-const clock = { now: 1600000000000 }
-// What the tool is doing, for the message when Node stops early.
-const current = { step: null }
-const RealDate = Date
-class PinnedDate extends RealDate {
-  constructor (...args) {
-    if (args.length === 0) super(clock.now)
-    else super(...args)
-  }
-
-  static now () { return clock.now }
-}
-global.Date = PinnedDate
-
-// Required after the clock is pinned, as tests/js/vectors/gen.js does.
+// Pinned before corestore and hyperdrive load.
+const { clock } = require('./pinned-clock')
 const Corestore = require('corestore')
 const hyperdrive = require('hyperdrive')
-const { batchBlocks } = require('./content')
+const { call, hex, sha256, fileBytes, attempt } = require('./tool-util')
 
-function call (fn) {
-  return new Promise((resolve, reject) => fn((err, val) => (err ? reject(err) : resolve(val))))
-}
-
-function hex (buf) {
-  return buf === null || buf === undefined ? null : Buffer.from(buf).toString('hex')
-}
-
-function sha256 (buf) {
-  return nodeCrypto.createHash('sha256').update(buf).digest('hex')
-}
-
-// A file's bytes: one block of exactly `size` bytes from the stream of `seed` (content.js).
-function fileBytes (size, seed) {
-  return batchBlocks({ count: 1, min: size, max: size, seed })[0]
-}
-
-// Errors as POSIX codes; anything without one is reported by message so a test shows it.
-function errorJson (err) {
-  return { error: err.code || `no code: ${err.message}` }
-}
-
-async function attempt (fn) {
-  try {
-    return await fn()
-  } catch (err) {
-    return errorJson(err)
-  }
-}
+// What the tool is doing, for the message when Node stops early.
+const current = { step: null }
 
 function statJson (st) {
   const metadata = {}
