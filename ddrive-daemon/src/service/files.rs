@@ -161,7 +161,7 @@ where
             s.key_hex(),
             status.message()
         ))),
-        (None, true) => Ok(()),
+        (None, true) => s.durable(op, &path).await,
         (None, false) => Err(Status::internal(format!(
             "{op} {path} on drive {}: the write stopped before its end",
             s.key_hex()
