@@ -217,6 +217,22 @@ pub(crate) fn print_table_row(
     );
 }
 
+/// Runs both sides of one round, Node first on even rounds and ours first on odd ones, so
+/// neither side always gets the freshly freed pages. Returns (Node's, ours).
+pub(crate) fn in_turn<T>(
+    round: usize,
+    node: impl FnOnce() -> Result<T>,
+    ours: impl FnOnce() -> Result<T>,
+) -> Result<(T, T)> {
+    if round.is_multiple_of(2) {
+        let n = node()?;
+        Ok((n, ours()?))
+    } else {
+        let o = ours()?;
+        Ok((node()?, o))
+    }
+}
+
 /// Node's and our medians compared: the ratio ours / Node's, the verdict on `target` (`(true,
 /// t)`: at least `t` times Node, for rates; `(false, t)`: at most, for RSS and disk) and
 /// whether it was met, when both sides gave the figure.

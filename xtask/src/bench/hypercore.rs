@@ -14,8 +14,8 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::common::{
-    Figures, Scratch, Stat, build_example, ensure_node_modules, node_scripts_dir, node_version,
-    num, output, parse_last_line, print_table_head, print_table_row, verdict,
+    Figures, Scratch, Stat, build_example, ensure_node_modules, in_turn, node_scripts_dir,
+    node_version, num, output, parse_last_line, print_table_head, print_table_row, verdict,
 };
 
 /// Node's full-size arguments: 100k x 1 KiB in batches of 1000, 10k gets, 10k single appends.
@@ -59,19 +59,12 @@ pub(crate) fn run(rounds: usize) -> Result<()> {
     let mut runs: BTreeMap<String, Vec<Figures>> = BTreeMap::new();
     for round in 0..rounds {
         eprintln!("xtask bench hypercore: round {} of {rounds}", round + 1);
-        // Alternate who goes first so neither side always gets the freshly freed pages.
-        let node_first = round % 2 == 0;
         for (label, args) in [
             ("small", SMALL),
             ("large", LARGE),
             ("large_batched", LARGE_BATCHED),
         ] {
-            let (a, b) = if node_first {
-                (node(&args)?, ours(&args)?)
-            } else {
-                let o = ours(&args)?;
-                (node(&args)?, o)
-            };
+            let (a, b) = in_turn(round, || node(&args), || ours(&args))?;
             runs.entry(format!("node_{label}")).or_default().push(a);
             runs.entry(format!("ddrive_{label}")).or_default().push(b);
         }

@@ -18,8 +18,8 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::common::{
-    Figures, Scratch, Stat, build_example, ensure_node_modules, node_scripts_dir, node_version,
-    num, output, parse_last_line, print_table_head, print_table_row, verdict,
+    Figures, Scratch, Stat, build_example, ensure_node_modules, in_turn, node_scripts_dir,
+    node_version, num, output, parse_last_line, print_table_head, print_table_row, verdict,
 };
 
 /// The workload sizes of one invocation.
@@ -123,13 +123,7 @@ pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
     let mut runs: BTreeMap<&str, Vec<Figures>> = BTreeMap::new();
     for round in 0..rounds {
         eprintln!("xtask bench hyperdrive: round {} of {rounds}", round + 1);
-        // Alternate who goes first so neither side always gets the freshly freed pages.
-        let (node, ours) = if round % 2 == 0 {
-            (node_drive()?, our_drive()?)
-        } else {
-            let o = our_drive()?;
-            (node_drive()?, o)
-        };
+        let (node, ours) = in_turn(round, node_drive, our_drive)?;
         runs.entry("node_drive").or_default().push(node);
         runs.entry("ddrive_drive").or_default().push(ours);
 

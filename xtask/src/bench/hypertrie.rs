@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::common::{
-    Figures, Scratch, Stat, build_example, compare, ensure_node_modules, node_scripts_dir,
+    Figures, Scratch, Stat, build_example, compare, ensure_node_modules, in_turn, node_scripts_dir,
     node_version, num, output, parse_last_line, print_table_head, print_table_row,
 };
 
@@ -107,14 +107,9 @@ pub(crate) fn run(rounds: usize) -> Result<()> {
     let (mut node_runs, mut our_runs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         eprintln!("xtask bench hypertrie: round {} of {rounds}", round + 1);
-        // Alternate who goes first so neither side always gets the freshly freed pages.
-        if round % 2 == 0 {
-            node_runs.push(node()?);
-            our_runs.push(ours()?);
-        } else {
-            our_runs.push(ours()?);
-            node_runs.push(node()?);
-        }
+        let (n, o) = in_turn(round, node, ours)?;
+        node_runs.push(n);
+        our_runs.push(o);
     }
 
     println!();
