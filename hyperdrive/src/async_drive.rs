@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
 use std::collections::BTreeMap;
 
+use crate::attributes::Attributes;
 use crate::diff::DiffEntry;
 use crate::download::Download;
 use crate::drive::Drive;
@@ -223,6 +224,36 @@ impl AsyncDrive {
     pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
         let (from, to) = (from.to_owned(), to.to_owned());
         blocking!(self, |d| d.rename(&from, &to))
+    }
+
+    /// See [`Drive::link`].
+    pub async fn link(&self, existing: &str, new: &str) -> Result<Stat> {
+        let (existing, new) = (existing.to_owned(), new.to_owned());
+        blocking!(self, |d| d.link(&existing, &new))
+    }
+
+    /// See [`Drive::mknod`].
+    pub async fn mknod(
+        &self,
+        path: &str,
+        mode: u32,
+        rdev: u64,
+        options: WriteOptions,
+    ) -> Result<Stat> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.mknod(&path, mode, rdev, &options))
+    }
+
+    /// See [`Drive::copy_file`].
+    pub async fn copy_file(&self, from: &str, to: &str) -> Result<Stat> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        blocking!(self, |d| d.copy_file(&from, &to))
+    }
+
+    /// See [`Drive::set_attributes`].
+    pub async fn set_attributes(&self, path: &str, attributes: Attributes) -> Result<Stat> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.set_attributes(&path, &attributes))
     }
 
     /// See [`Drive::write_at`].

@@ -416,7 +416,7 @@ impl Edit {
                 self.name
             )));
         }
-        self.drive.put_node(&self.name, stat.encode(), 0, false)?;
+        let stat = self.drive.put_file_stat(&self.name, stat, 0)?;
         drop(f);
         self.base = stat.clone();
         self.dirty = false;

@@ -10,7 +10,7 @@ pub mod errno {
     pub const EIO: i32 = 5;
     /// Bad file descriptor.
     pub const EBADF: i32 = 9;
-    /// Cross-device link (a rename between drives).
+    /// Cross-device link (a rename or hard link between drives).
     pub const EXDEV: i32 = 18;
     /// Try again (data not available locally yet).
     pub const EAGAIN: i32 = 11;
@@ -24,6 +24,8 @@ pub mod errno {
     pub const EISDIR: i32 = 21;
     /// Invalid argument.
     pub const EINVAL: i32 = 22;
+    /// Too many links.
+    pub const EMLINK: i32 = 31;
     /// Directory not empty.
     pub const ENOTEMPTY: i32 = 39;
     /// Too many levels of symbolic links.
@@ -60,9 +62,17 @@ pub enum Error {
     /// An unknown file descriptor (EBADF).
     #[error("bad file descriptor: {0}")]
     BadFileDescriptor(u64),
-    /// A rename between two drives (through mounts), which cannot be atomic (EXDEV).
-    #[error("cross-drive rename: {0}")]
+    /// A rename or hard link between two drives (through mounts), which cannot be one batch
+    /// (EXDEV).
+    #[error("cross-drive operation: {0}")]
     CrossDevice(String),
+    /// An operation the object's type does not allow, such as a hard link to a directory
+    /// (EPERM).
+    #[error("operation not permitted: {0}")]
+    NotPermitted(String),
+    /// A file with as many names as it may have (EMLINK).
+    #[error("too many links to '{0}'")]
+    TooManyLinks(String),
     /// Symlinks that loop (ELOOP).
     #[error("too many levels of symbolic links at '{0}'")]
     SymlinkLoop(String),
@@ -132,6 +142,8 @@ impl Error {
             Error::BadFileDescriptor(_) => errno::EBADF,
             Error::SymlinkLoop(_) => errno::ELOOP,
             Error::CrossDevice(_) => errno::EXDEV,
+            Error::NotPermitted(_) => errno::EPERM,
+            Error::TooManyLinks(_) => errno::EMLINK,
             Error::NotStored { .. } => errno::EAGAIN,
             Error::Timeout { .. } => errno::ETIMEDOUT,
             Error::Corrupt { .. }
@@ -156,6 +168,8 @@ impl Error {
             errno::EBADF => "EBADF",
             errno::ELOOP => "ELOOP",
             errno::EXDEV => "EXDEV",
+            errno::EPERM => "EPERM",
+            errno::EMLINK => "EMLINK",
             errno::EAGAIN => "EAGAIN",
             errno::ETIMEDOUT => "ETIMEDOUT",
             _ => "EIO",

@@ -282,7 +282,7 @@ impl Drive {
             mount: None,
             metadata: options.metadata.clone(),
         };
-        self.put_node(&name, stat.encode(), 0, false)?;
+        let stat = self.put_file_stat(&name, stat, 0)?;
         drop(feed);
         Ok(stat)
     }
@@ -345,7 +345,7 @@ impl Drive {
     /// directory's included; a deletion rewrites a neighbouring node (docs/formats.md §3.8).
     pub fn unlink(&self, path: &str) -> Result<()> {
         let name = fix_name(path);
-        if self.del_node(&name, false)? {
+        if self.unlink_link(&name)? || self.del_node(&name, false)? {
             Ok(())
         } else {
             Err(Error::NotFound(name))
@@ -428,8 +428,9 @@ impl Drive {
         Ok(())
     }
 
-    /// JS `_update`: re-puts the node's Stat with `change` applied and the same flags.
-    fn update_stat(&self, path: &str, change: impl FnOnce(&mut Stat)) -> Result<()> {
+    /// JS `_update`: re-puts the node's Stat with `change` applied and the same flags (under
+    /// every name of a hard-linked file).
+    pub(crate) fn update_stat(&self, path: &str, change: impl FnOnce(&mut Stat)) -> Result<Stat> {
         self.ensure_writable()?;
         let name = fix_name(path);
         let found = self
@@ -437,7 +438,7 @@ impl Drive {
             .ok_or_else(|| Error::NotFound(name.clone()))?;
         let mut stat = decode_stat(&found)?;
         change(&mut stat);
-        self.put_node(&name, stat.encode(), found.node.flags(), false)
+        self.put_file_stat(&name, stat, found.node.flags())
     }
 
     /// Sets one metadata entry of `path`'s Stat (other fields, times included, are kept).
@@ -445,12 +446,14 @@ impl Drive {
     pub fn set_metadata(&self, path: &str, key: &str, value: &[u8]) -> Result<()> {
         reserved(key)?;
         self.update_stat(path, |s| s.metadata.set(key, Some(value.to_vec())))
+            .map(|_| ())
     }
 
     /// Removes a metadata entry: as in JS the key stays, with no value.
     pub fn remove_metadata(&self, path: &str, key: &str) -> Result<()> {
         reserved(key)?;
         self.update_stat(path, |s| s.metadata.set(key, None))
+            .map(|_| ())
     }
 
     /// Tags `version` (default: the current version) as `name`.
@@ -621,9 +624,15 @@ impl Drive {
 }
 
 fn reserved(key: &str) -> Result<()> {
-    if key == crate::layout::EXTENTS_KEY {
+    if [
+        crate::layout::EXTENTS_KEY,
+        crate::link::LINK_KEY,
+        crate::special::RDEV_KEY,
+    ]
+    .contains(&key)
+    {
         return Err(Error::InvalidArgument(format!(
-            "metadata key {key} is reserved for ddrive's extent records"
+            "metadata key {key} is reserved for ddrive's own records"
         )));
     }
     Ok(())

@@ -24,6 +24,9 @@
 //!   [`Drive::unmount`], [`Drive::mounts`]; reads, writes and listings cross mounts as
 //!   mountable-hypertrie does.
 //! - [`Drive::rename`]: files, links, mount points and whole directories in one atomic batch.
+//! - POSIX extras (next section but two): hard links ([`Drive::link`], [`Stat::nlink`]),
+//!   special files ([`Drive::mknod`], [`Stat::rdev`]), block-sharing copies
+//!   ([`Drive::copy_file`]) and attribute changes ([`Drive::set_attributes`], [`Attributes`]).
 //! - Random access: [`Drive::write_at`], [`Drive::append`], [`Drive::set_len`] (POSIX
 //!   truncate), stored as [`DriveOptions::write_mode`] says (next section).
 //! - File descriptors with JS's flags: [`Drive::open_fd`] ([`flags`], [`parse_flags`]),
@@ -115,6 +118,22 @@
 //!   extents make the commit rewrite the file as one run, which bounds the Stat at a few KiB.
 //!   In this mode [`Drive::truncate`] also trims or extends without copying.
 //!
+//! # Hard links, special files and copies
+//! A hard link ([`Drive::link`]) gives a file another name in the same drive: each name is an
+//! ordinary node holding a full copy of the Stat, tagged under [`LINK_KEY`] with the link's
+//! id and count, and a hidden record `ddrive-links/<id>` lists the names. Every change made
+//! through this crate (writes, truncates, [`Drive::set_attributes`], metadata, link, unlink,
+//! a rename that moves or replaces a name) puts the new Stat under every name in one trie
+//! batch, so Node reads each name as a plain file with the same content and no signed
+//! version shows the names disagreeing. A name Node rewrote or deleted leaves the link at the
+//! next update (a name belongs to the link only while its Stat carries the id). Links across
+//! drives (through mounts) are EXDEV; at most [`MAX_HARD_LINKS`] names (EMLINK).
+//!
+//! [`Drive::mknod`] stores FIFOs, sockets and device nodes as Stats with their type bits and
+//! no content (a device's number under [`RDEV_KEY`]). [`Drive::copy_file`] copies a whole
+//! file by pointing a new Stat at the source's blocks: the feed never rewrites a block, so
+//! the two files go their own ways at the next write.
+//!
 //! # Replication
 //! A drive replicates through its corestore, as Node's does: [`AsyncDrive::replicate`] runs
 //! [`corestore::Corestore::replicate`] (every loaded core on one hypercore-protocol session,
@@ -182,7 +201,9 @@
 #![forbid(unsafe_code)]
 
 mod async_drive;
+mod attributes;
 mod clock;
+mod copy;
 mod diff;
 mod download;
 mod drive;
@@ -196,6 +217,7 @@ mod fs;
 pub mod fuzzing;
 mod hidden;
 mod layout;
+mod link;
 mod mount_record;
 mod path;
 mod proto;
@@ -205,12 +227,14 @@ mod reader;
 mod rename;
 mod replicate;
 mod resolve;
+mod special;
 mod stat;
 mod watch;
 mod writer;
 
 pub use crate::{
     async_drive::{AsyncDrive, AsyncFileReader, AsyncFileWriter},
+    attributes::Attributes,
     clock::Clock,
     diff::{DiffEntry, DiffKind},
     download::{BlockRange, Download},
@@ -219,11 +243,13 @@ pub use crate::{
     fd::{flags, parse_flags},
     fs::{FileStats, MountEntry, MountOptions, WriteOptions},
     layout::EXTENTS_KEY,
+    link::{LINK_KEY, MAX_HARD_LINKS},
     mount_record::MountRecord,
     read_drive::{ReadDrive, ReadFile},
     readdir::{DirEntry, ReaddirOptions},
     reader::FileReader,
     replicate::CloneReport,
+    special::RDEV_KEY,
     stat::{Metadata, Stat, StatMount, mode},
     watch::{WatchEvent, Watcher},
     writer::FileWriter,

@@ -45,11 +45,21 @@ impl Drive {
         let (owner, key_from) = self.owner(&from)?;
         let (to_owner, key_to) = self.owner(&to)?;
         if owner.key() != to_owner.key() || owner.checkout != to_owner.checkout {
-            return Err(Error::CrossDevice(format!("{from} -> {to}")));
+            return Err(Error::CrossDevice(format!("rename {from} -> {to}")));
         }
         owner.ensure_writable()?;
+        let mut replaced = None;
         match self.lstat_located(&to, false) {
             Ok(dst) => {
+                if let (Some(a), Some(b)) = (src.stat.link_tag(), dst.stat.link_tag())
+                    && a == b
+                {
+                    // Two names of one hard-linked file: POSIX rename does nothing.
+                    return Ok(());
+                }
+                if dst.found.is_some() && !is_dir(&dst.stat) {
+                    replaced = Some(key_to.clone());
+                }
                 let dst_dir = is_dir(&dst.stat);
                 if dst.stat.mount.is_some() {
                     return Err(Error::InvalidArgument(format!("{to} is a mount point")));
@@ -73,13 +83,13 @@ impl Drive {
         };
         let mut puts = Vec::new();
         let mut dels = Vec::new();
+        let mut moves = Vec::new();
         for node in owner.trie_list(&key_from, IterOptions::default())? {
             let Some(value) = node.value() else { continue };
-            puts.push(
-                BatchOp::put(moved(node.key(), &key_from, &key_to), value.to_vec())
-                    .flags(node.flags()),
-            );
+            let new_key = moved(node.key(), &key_from, &key_to);
+            puts.push(BatchOp::put(new_key.clone(), value.to_vec()).flags(node.flags()));
             dels.push(BatchOp::del(node.key()));
+            moves.push((node.key().to_owned(), new_key, value.to_vec()));
         }
         // Mount records under `from` move too, their local path rewritten.
         let records_from = trie_key(&join(&[MOUNT_PREFIX, &key_from]));
@@ -107,6 +117,8 @@ impl Drive {
         if puts.is_empty() {
             return Err(Error::NotFound(from));
         }
+        // Hard-linked names that move, or that the rename replaces, update their records.
+        puts.extend(owner.rename_link_ops(&moves, replaced.as_deref())?);
         // Puts first: the unsigned versions inside the batch show both trees, never neither.
         puts.extend(dels);
         owner.batch(puts)

@@ -104,7 +104,7 @@ impl FileWriter {
             mount: None,
             metadata: std::mem::take(&mut self.options.metadata),
         };
-        self.drive.put_node(&self.name, stat.encode(), 0, false)?;
+        let stat = self.drive.put_file_stat(&self.name, stat, 0)?;
         drop(feed);
         Ok(stat)
     }
