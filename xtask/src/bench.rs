@@ -1,11 +1,13 @@
-//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive]
-//! [--rounds N] [--quick]`: our benchmarks beside Node's (`bench/js`, run with the packages of
+//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive] [fuse]
+//! [--rounds N] [--quick] [--mountpoint DIR | --mount-cmd CMD | --ddrive]`: our benchmarks beside Node's (`bench/js`, run with the packages of
 //! tests/js), in one invocation, so both sides see the same machine at the same time (`--quick`:
 //! scaled-down workloads where a module has
 //! them, for a smoke run). Each prints a table (medians over the rounds, with min-max) and one
-//! JSON line of ratios (ddrive / Node) and raw medians.
+//! JSON line of ratios (ddrive / Node) and raw medians. `fuse` compares a mount (the last
+//! three options; see `bench/fuse.rs`) with bindfs instead of Node.
 
 mod common;
+mod fuse;
 mod hypercore;
 mod hyperdrive;
 mod hypertrie;
@@ -18,6 +20,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut rounds = 3usize;
     let mut quick = false;
     let mut names = Vec::new();
+    let mut fuse_target = fuse::Target::default();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -29,6 +32,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 }
             }
             "--quick" => quick = true,
+            "--mountpoint" => {
+                let dir = it.next().context("--mountpoint needs a folder")?;
+                fuse_target = fuse::Target::Mountpoint(dir.into());
+            }
+            "--mount-cmd" => {
+                let cmd = it.next().context("--mount-cmd needs a command")?;
+                fuse_target = fuse::Target::Command(cmd.clone());
+            }
+            "--ddrive" => fuse_target = fuse::Target::Ddrive,
             name => names.push(name.to_owned()),
         }
     }
@@ -42,9 +54,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "hyperdrive" => hyperdrive::run(rounds, quick)?,
             "replication" => replication::run(rounds, quick)?,
             "multidrive" => multidrive::run(rounds, quick)?,
+            "fuse" => fuse::run(rounds, quick, &fuse_target)?,
             other => bail!(
                 "unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive, replication, \
-                 multidrive"
+                 multidrive, fuse"
             ),
         }
     }

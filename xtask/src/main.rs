@@ -6,11 +6,16 @@
 //!   that the committed files are what they would write.
 //! - `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication]`: runs our benchmarks
 //!   and Node's anchors side by side and prints a table and one JSON line of ratios per
-//!   benchmark.
+//!   benchmark; `cargo xtask bench fuse [--mountpoint DIR | --mount-cmd CMD | --ddrive]`
+//!   compares a FUSE mount with bindfs over the same disk.
+//! - `cargo xtask fuse-conformance (--mountpoint DIR | --bindfs | --ddrive)`: pjdfstest and a
+//!   seeded fsx against a mounted folder (tests/fuse holds their configuration and the cases
+//!   FUSE itself rules out).
 
 #![forbid(unsafe_code)]
 
 mod bench;
+mod fuse;
 mod test;
 mod vectors;
 
@@ -35,7 +40,10 @@ fn run() -> Result<()> {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("vectors") => vectors::run(&args[1..]),
-        _ => bail!("usage: cargo xtask <test|vectors [--check]|bench [hypercore]>"),
+        Some("fuse-conformance") => fuse::conformance::run(&args[1..]),
+        _ => bail!(
+            "usage: cargo xtask <test|vectors [--check]|bench [hypercore] [fuse]|fuse-conformance>"
+        ),
     }
 }
 
