@@ -18,7 +18,7 @@
 //! `sync` and dropping the page cache, as root) and warm; 10,000 (1,000) files of 1 KiB
 //! created in 10 folders, stat'ed (each stat timed, for the 99th percentile), listed with
 //! `ls -lR`, opened and read, and renamed; and `tar -x` of a source tree (this repository's
-//! crates, packed once outside the mounts). The table shows medians over the rounds (min-max);
+//! sources, packed once outside the mounts). The table shows medians over the rounds (min-max);
 //! ratio = measured / bindfs; the last line is one JSON object.
 
 use std::path::{Path, PathBuf};
@@ -386,18 +386,25 @@ fn pattern(len: usize) -> Vec<u8> {
 fn pack_tree(tarball: &Path) -> Result<usize> {
     let root = crate::root();
     let dirs = [
-        "hypercore",
-        "hypertrie",
+        "benchkit",
         "corestore",
+        "ddrive-cli",
+        "ddrive-daemon",
+        "docs",
+        "hypercore",
         "hyperdrive",
         "hyperswarm",
+        "hypertrie",
         "multidrive",
         "protowire",
+        "tests",
+        "xtask",
     ];
     let mut args = vec![
         "-cf".to_owned(),
         tarball.to_string_lossy().into_owned(),
         "--exclude=target".to_owned(),
+        "--exclude=node_modules".to_owned(),
         "-C".to_owned(),
         root.to_string_lossy().into_owned(),
     ];

@@ -199,6 +199,12 @@ fn pjdfstest(mountpoint: &Path, scratch: &Path) -> Result<bool> {
     for name in &failed {
         println!("FAILED {name}: {}", failure_reason(&stdout, name));
     }
+    for (name, _) in cases
+        .iter()
+        .filter(|(n, o)| *o == Outcome::Skipped && !excluded.contains_key(n))
+    {
+        println!("skipped {name}: {}", failure_reason(&stdout, name));
+    }
     for name in &listed_passing {
         println!("listed in pjdfstest-excluded.txt but passed: {name}");
     }
@@ -275,7 +281,7 @@ fn parse_excluded(text: &str) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// The first line pjdfstest printed under a failed case (its assertion).
+/// The first line pjdfstest printed under a failed or skipped case (its assertion or reason).
 fn failure_reason(stdout: &str, name: &str) -> String {
     let mut lines = stdout.lines();
     while let Some(line) = lines.next() {
