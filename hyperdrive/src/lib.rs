@@ -175,7 +175,12 @@
 //!   versions and notifies its watchers (drives reached through its mounts are read at the
 //!   length they have); [`AsyncDrive::download_all`] re-checks the peers' announced lengths
 //!   every 200 ms while it waits.
-//! - Performance: a directory rename holds every moved node in memory for the batch.
+//! - Performance: a directory rename holds every moved node in memory for the batch; every
+//!   file write and unlink looks up the node it replaces (one trie get) to learn whether it is
+//!   one of several hard links.
+//! - Hard links and Node: Node's fd append copies a Stat's metadata, tag included, so a name
+//!   Node appended to stays in the link with other content until the next update through
+//!   ddrive, which puts one Stat under every name again.
 //! - A watch does not follow symlinks. A watcher's event names the drive that changed;
 //!   [`Watcher::watched`] says where each drive shows in the watched tree. Two writable descriptors on one file: the last commit wins (as JS).
 //! - A descriptor's buffered edits that cannot be spilled without breaking the run

@@ -105,6 +105,12 @@ impl Stat {
         self.link_tag().map_or(1, |t| t.nlink)
     }
 
+    /// The id every name of a hard-linked file shares (unique within its drive), for a
+    /// filesystem layer that gives the names one inode number; `None` for a file with one name.
+    pub fn link_id(&self) -> Option<u64> {
+        self.link_tag().map(|t| t.id)
+    }
+
     /// The hard-link tag, if the Stat carries one.
     pub(crate) fn link_tag(&self) -> Option<Tag> {
         decode_tag(self.metadata.get(LINK_KEY)??)

@@ -52,8 +52,10 @@ fn every_change_through_one_name_shows_under_every_name() -> Result<()> {
     let d = drive()?;
     d.write_file("/a", b"hello", &WriteOptions::default().mode(0o600))?;
     assert_eq!(d.lstat("/a")?.nlink(), 1);
+    assert_eq!(d.lstat("/a")?.link_id(), None);
     let stat = d.link("/a", "/dir/b")?;
     assert_eq!(stat.nlink(), 2);
+    assert!(stat.link_id().is_some());
     assert_linked(&d, &["/a", "/dir/b"], b"hello")?;
     d.link("/dir/b", "/c")?;
     assert_linked(&d, &["/a", "/dir/b", "/c"], b"hello")?;
