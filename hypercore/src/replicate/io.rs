@@ -504,13 +504,13 @@ fn apply(
 ) {
     match change {
         ExtensionChange::Register { name, incoming } => {
-            // A name dropped and registered again is still announced: only its route changes
-            // (the session has no way to withdraw a name; JS peers ignore what nobody hears).
             session.register_extension(&name);
             registered.insert(name, incoming);
         }
         ExtensionChange::Unregister(name) => {
             registered.remove(&name);
+            // Withdrawn from what the session announces, so its slot is free again.
+            session.unregister_extension(&name);
         }
     }
 }
