@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use hypercore::replicate::{ReplicationHandle, ReplicatorConfig};
 use hypercore::{Feed, KeyPair, PublicKey};
-use tokio::sync::mpsc::UnboundedSender;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
 
 use crate::backend::{Backend, BoxStorage};
 use crate::derive::derive_key_pair;
@@ -64,11 +67,39 @@ pub(crate) struct Shared {
     pub(crate) streams: Mutex<Vec<Stream>>,
 }
 
+/// Cores loaded while a replication session runs that may wait for it to take them
+/// ([`Corestore::replicate`]). A session takes them whenever its task runs, so only a starved
+/// one falls this far behind; the store then ends it ([`Error::SessionBehind`]) rather than
+/// queue without a bound.
+pub const SESSION_LOAD_QUEUE: usize = 1024;
+
 /// One running replication session of the store.
 pub(crate) struct Stream {
     /// Where cores loaded later go; closed once the session ended.
-    pub(crate) added: UnboundedSender<SharedFeed>,
+    pub(crate) added: Sender<SharedFeed>,
     pub(crate) handle: ReplicationHandle,
+    /// Set when the store ended the session for falling behind.
+    pub(crate) behind: Arc<AtomicBool>,
+}
+
+impl Stream {
+    /// Hands a newly loaded core to the session; `false` once the session is gone (ended, or
+    /// ended now for falling [`SESSION_LOAD_QUEUE`] cores behind).
+    pub(crate) fn offer(&self, feed: &SharedFeed) -> bool {
+        match self.added.try_send(feed.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Closed(_)) => false,
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(
+                    queued = SESSION_LOAD_QUEUE,
+                    "a replication session fell behind the cores the store loads; ending it"
+                );
+                self.behind.store(true, Ordering::Relaxed);
+                self.handle.cancel();
+                false
+            }
+        }
+    }
 }
 
 pub(crate) struct State {
@@ -303,7 +334,7 @@ impl Corestore {
                     let feed = SharedFeed::new(open(backend)?, ReplicatorConfig::default());
                     cores.insert(dk, feed.clone());
                     drop(state);
-                    lock(&self.shared.streams).retain(|s| s.added.send(feed.clone()).is_ok());
+                    lock(&self.shared.streams).retain(|s| s.offer(&feed));
                     feed
                 }
             }
