@@ -73,22 +73,20 @@ impl<S: Storage> Feed<S> {
     /// before the bits that claim them. Verification stops at the first block that fails; the
     /// blocks before it are still stored, it and those after it are not.
     pub fn put_batch(&mut self, blocks: &[PutBlock<'_>]) -> BatchPut {
-        // Hash the blocks up front, several per SIMD pass. A block over the size limit is
-        // refused before its hash is needed.
-        let hashable: Vec<&[u8]> = blocks
-            .iter()
-            .filter_map(|b| b.data)
-            .filter(|d| d.len() as u64 <= MAX_BLOCK_SIZE)
-            .collect();
-        let mut hashes = merkle::leaf_hashes(&hashable).into_iter();
+        self.put_batch_hashed(blocks, &leaf_hashes(blocks))
+    }
 
+    /// [`put_batch`](Self::put_batch) with each block's leaf hash made beforehand by
+    /// [`leaf_hashes`] from these very blocks (so a caller hashes before it locks the feed).
+    pub(crate) fn put_batch_hashed(
+        &mut self,
+        blocks: &[PutBlock<'_>],
+        leaves: &[Option<[u8; 32]>],
+    ) -> BatchPut {
         let mut pending = Pending::default();
         let mut error = None;
-        for block in blocks {
-            let leaf = match block.data {
-                Some(d) if d.len() as u64 <= MAX_BLOCK_SIZE => hashes.next(),
-                _ => None,
-            };
+        for (i, block) in blocks.iter().enumerate() {
+            let leaf = leaves.get(i).copied().flatten();
             match self.verify_block(block, leaf, &mut pending) {
                 Ok(v) => pending.verified.push(v),
                 Err(e) => {
@@ -433,6 +431,25 @@ impl<S: Storage> Feed<S> {
             None => self.node(i),
         }
     }
+}
+
+/// The leaf hash of each block with data within the size limit, several per SIMD pass: what
+/// [`Feed::put_batch_hashed`] takes, in the same order. A block over the limit gets none; it is
+/// refused before its hash is needed.
+pub(crate) fn leaf_hashes(blocks: &[PutBlock<'_>]) -> Vec<Option<[u8; 32]>> {
+    let hashable: Vec<&[u8]> = blocks
+        .iter()
+        .filter_map(|b| b.data)
+        .filter(|d| d.len() as u64 <= MAX_BLOCK_SIZE)
+        .collect();
+    let mut hashes = merkle::leaf_hashes(&hashable).into_iter();
+    blocks
+        .iter()
+        .map(|b| match b.data {
+            Some(d) if d.len() as u64 <= MAX_BLOCK_SIZE => hashes.next(),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One block from a peer for [`Feed::put_batch`].

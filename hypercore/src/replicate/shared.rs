@@ -12,7 +12,9 @@ use tokio::sync::mpsc::{Receiver, Sender, channel};
 use super::error::ReplicateError;
 use super::lock_profile::{LockCounters, LockProfile, profiling};
 use super::peer::Stats;
-use super::replicator::{PeerId, Replicator, ReplicatorConfig, ReplicatorEvent, Transmit};
+use super::replicator::{
+    PeerId, Replicator, ReplicatorConfig, ReplicatorEvent, Transmit, leaf_hashes_of,
+};
 use super::stream_extensions::EXTENSION_QUEUE;
 use crate::crypto::PublicKey;
 use crate::feed::Feed;
@@ -424,11 +426,15 @@ impl<S: Storage> SharedFeed<S> {
         now: Instant,
         observe: impl FnOnce(Stats),
     ) -> Result<(), ReplicateError> {
+        // BLAKE2b of the blocks before the lock: readers of the feed wait only for the checks
+        // against the tree and the writes.
+        let leaves = leaf_hashes_of(&messages);
         let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
-        let result = replicator.on_messages(feed, peer, messages, now);
+        let messages = messages.into_iter().zip(leaves);
+        let result = replicator.on_messages_hashed(feed, peer, messages, now);
         if let Some(stats) = replicator.peer_stats(peer) {
             observe(stats);
         }
