@@ -1,11 +1,13 @@
 //! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive]
-//! [--rounds N] [--quick]`: our benchmarks beside Node's (`bench/js`, run with the packages of
-//! tests/js), in one invocation, so both sides see the same machine at the same time (`--quick`:
+//! [contention] [--rounds N] [--quick]`: our benchmarks beside Node's (`bench/js`, run with the
+//! packages of tests/js), in one invocation, so both sides see the same machine at the same
+//! time; `contention` is ours alone (clone throughput with readers on the drive) (`--quick`:
 //! scaled-down workloads where a module has
 //! them, for a smoke run). Each prints a table (medians over the rounds, with min-max) and one
 //! JSON line of ratios (ddrive / Node) and raw medians.
 
 mod common;
+mod contention;
 mod hypercore;
 mod hyperdrive;
 mod hypertrie;
@@ -42,9 +44,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "hyperdrive" => hyperdrive::run(rounds, quick)?,
             "replication" => replication::run(rounds, quick)?,
             "multidrive" => multidrive::run(rounds, quick)?,
+            "contention" => contention::run(rounds, quick)?,
             other => bail!(
                 "unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive, replication, \
-                 multidrive"
+                 multidrive, contention"
             ),
         }
     }
