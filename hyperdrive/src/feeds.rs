@@ -143,10 +143,10 @@ pub(crate) fn read_trie<R>(
 }
 
 /// Nodes for one read walk, each under its own short lock of the trie state, and of the feed
-/// only when the node is not cached: a long walk (the listing of a big directory) lets
-/// replication, which needs the feed for every batch of blocks it stores or serves, in between
-/// its nodes, and a warm one leaves the feed alone. Blocks below the walk's version never
-/// change, so the walk sees one version throughout.
+/// only to read the block of a node that is not cached (decoded with no lock held): a long walk
+/// (the listing of a big directory) lets replication, which needs the feed for every batch of
+/// blocks it stores or serves, in between its nodes, and a warm one leaves the feed alone.
+/// Blocks below the walk's version never change, so the walk sees one version throughout.
 struct NodeByNode<'a> {
     feed: &'a MetaFeed,
 }
