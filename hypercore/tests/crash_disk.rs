@@ -9,14 +9,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, ensure};
+use anyhow::{Context, Result, ensure};
 use common::*;
-use hypercore::{
-    CrashPlan, CrashStorage, Feed, KeyPair, MemoryStorage, ProofRequest, PutBlock, Storage, Store,
-};
+use hypercore::{CrashPlan, CrashStorage, Feed, KeyPair, MemoryStorage, ProofRequest, PutBlock};
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
