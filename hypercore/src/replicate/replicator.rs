@@ -1190,6 +1190,7 @@ fn serve<S: Storage>(
 
 /// The leaf hash `Feed::put_batch_hashed` expects for each `Data` message's block, in order
 /// (`None` for other messages and for blocks over the size limit), several per SIMD pass.
+#[cfg(feature = "tokio")]
 pub(crate) fn leaf_hashes_of(messages: &[Message]) -> Vec<Option<[u8; 32]>> {
     fn block(m: &Message) -> Option<&[u8]> {
         match m {
