@@ -34,6 +34,15 @@ pub fn core_path(discovery_key: &[u8; 32]) -> PathBuf {
 }
 
 impl Backend {
+    /// A backend of the same folder, to open a core without the table's lock: every call on a
+    /// folder backend works on files only. `None` for memory, whose names live in the backend.
+    pub(crate) fn detached(&self) -> Option<Backend> {
+        match self {
+            Backend::Dir(root) => Some(Backend::Dir(root.clone())),
+            Backend::Memory(_) => None,
+        }
+    }
+
     pub(crate) fn root(&self) -> Option<&Path> {
         match self {
             Backend::Dir(root) => Some(root),

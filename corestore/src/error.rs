@@ -71,6 +71,11 @@ pub enum Error {
     /// The store was closed.
     #[error("the corestore is closed")]
     Closed,
+    /// A replication session fell [`SESSION_LOAD_QUEUE`](crate::SESSION_LOAD_QUEUE) cores
+    /// behind the cores the store loaded (its task did not run meanwhile), so the store ended
+    /// it rather than queue more for it.
+    #[error("the replication session fell too far behind the cores the store loaded")]
+    SessionBehind,
     /// Opening or creating one core failed.
     #[error("core {discovery_key}: {source}")]
     Feed {

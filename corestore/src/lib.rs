@@ -125,5 +125,5 @@ pub use crate::{
     error::{Error, Result},
     loaded::StoreStats,
     master_key::MasterKey,
-    store::{Corestore, DEFAULT_OPEN_FILE_BUDGET, SharedFeed},
+    store::{Corestore, DEFAULT_OPEN_FILE_BUDGET, SESSION_LOAD_QUEUE, SharedFeed},
 };

@@ -2,16 +2,17 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use hypercore::protocol::SessionConfig;
 use hypercore::replicate::{
     ReplicateError, Replication, StreamExtensions, replicate_with_extensions,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc::unbounded_channel;
+use tokio::sync::mpsc::channel;
 
 use crate::error::{Error, Result};
-use crate::store::{Corestore, SharedFeed, Stream, lock};
+use crate::store::{Corestore, SESSION_LOAD_QUEUE, SharedFeed, Stream, lock};
 
 impl Corestore {
     /// Replicates this view's cores with the peer at the other end of `io`, on one
@@ -26,6 +27,18 @@ impl Corestore {
     /// view loads it later (the remote drive's content feed). Each core replicates as its
     /// [`SharedFeed`] says: sparse by default, so blocks move when a reader waits on them or a
     /// [`download`](hypercore::replicate::SharedFeed::download) asks for a range.
+    ///
+    /// Cores loaded while the session runs wait for it in a queue of at most
+    /// [`SESSION_LOAD_QUEUE`](crate::SESSION_LOAD_QUEUE); a session whose task is starved that
+    /// long (the application loads cores faster than the runtime runs the session) is ended
+    /// with [`Error::SessionBehind`], and a daemon redials as after any dropped connection.
+    ///
+    /// A session holds every core it carries (those loaded when it started, and every one
+    /// loaded since) until it ends: they are in use, so the open-file budget
+    /// ([`set_open_file_budget`](Self::set_open_file_budget)) closes none of them meanwhile,
+    /// and is exceeded by as many cores as the session carries (at most
+    /// [`MAX_CHANNELS`](hypercore::protocol::MAX_CHANNELS)). Once it ends they are idle again,
+    /// and the next load closes them as the budget needs.
     ///
     /// The returned [`Replication`] owns what it needs (a clone of the `Arc`): spawn it, one
     /// task per connection, and keep its [`handle`](Replication::handle) for the peer's keys,
@@ -109,7 +122,8 @@ impl Corestore {
     where
         T: AsyncRead + AsyncWrite,
     {
-        let (added, rx) = unbounded_channel();
+        let (added, rx) = channel(SESSION_LOAD_QUEUE);
+        let behind = Arc::new(AtomicBool::new(false));
         let store = Arc::clone(self);
         let find = move |dk: &[u8; 32]| match store.get_by_discovery_key(dk) {
             Ok(found) => found,
@@ -141,6 +155,7 @@ impl Corestore {
             streams.push(Stream {
                 added,
                 handle: handle.clone(),
+                behind: Arc::clone(&behind),
             });
         }
         drop(streams);
@@ -151,6 +166,9 @@ impl Corestore {
                 Ok(()) => Ok(()),
                 Err(ReplicateError::Cancelled) if lock(&shared.state).cores.is_none() => {
                     Err(Error::Closed)
+                }
+                Err(ReplicateError::Cancelled) if behind.load(Ordering::Relaxed) => {
+                    Err(Error::SessionBehind)
                 }
                 Err(e) => Err(e.into()),
             }

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use hypercore::replicate::{ReplicationHandle, ReplicatorConfig};
 use hypercore::{Feed, KeyPair, PublicKey};
-use tokio::sync::mpsc::UnboundedSender;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
 
 use crate::backend::{Backend, BoxStorage};
 use crate::derive::derive_key_pair;
@@ -62,13 +65,47 @@ pub(crate) struct Shared {
     /// Running replication sessions: every core loaded from now on joins them (JS
     /// `_injectIntoReplicationStreams`), and closing the store ends them.
     pub(crate) streams: Mutex<Vec<Stream>>,
+    /// Held while a core opens outside `state`, one stripe per discovery key's first byte
+    /// (modulo [`OPEN_STRIPES`]): one core never opens twice at once.
+    opening: [Mutex<()>; OPEN_STRIPES],
 }
+
+/// Stripes of [`Shared::opening`]: opens of cores in different stripes run side by side.
+const OPEN_STRIPES: usize = 16;
+
+/// Cores loaded while a replication session runs that may wait for it to take them
+/// ([`Corestore::replicate`]). A session takes them whenever its task runs, so only a starved
+/// one falls this far behind; the store then ends it ([`Error::SessionBehind`]) rather than
+/// queue without a bound.
+pub const SESSION_LOAD_QUEUE: usize = 1024;
 
 /// One running replication session of the store.
 pub(crate) struct Stream {
     /// Where cores loaded later go; closed once the session ended.
-    pub(crate) added: UnboundedSender<SharedFeed>,
+    pub(crate) added: Sender<SharedFeed>,
     pub(crate) handle: ReplicationHandle,
+    /// Set when the store ended the session for falling behind.
+    pub(crate) behind: Arc<AtomicBool>,
+}
+
+impl Stream {
+    /// Hands a newly loaded core to the session; `false` once the session is gone (ended, or
+    /// ended now for falling [`SESSION_LOAD_QUEUE`] cores behind).
+    pub(crate) fn offer(&self, feed: &SharedFeed) -> bool {
+        match self.added.try_send(feed.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Closed(_)) => false,
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(
+                    queued = SESSION_LOAD_QUEUE,
+                    "a replication session fell behind the cores the store loads; ending it"
+                );
+                self.behind.store(true, Ordering::Relaxed);
+                self.handle.cancel();
+                false
+            }
+        }
+    }
 }
 
 pub(crate) struct State {
@@ -128,6 +165,7 @@ impl Corestore {
                     closed_stats: StoreStats::default(),
                 }),
                 streams: Mutex::new(Vec::new()),
+                opening: std::array::from_fn(|_| Mutex::new(())),
             }),
             name: DEFAULT_NAME.to_owned(),
             namespaced: false,
@@ -224,7 +262,12 @@ impl Corestore {
         if let Some(feed) = self.cached(&dk)? {
             return Ok(Some(feed));
         }
-        let stored = lock(&self.shared.state).backend.stored_key(&dk)?;
+        // The key file is read without the table's lock when the store is on disk.
+        let detached = lock(&self.shared.state).backend.detached();
+        let stored = match detached {
+            Some(backend) => backend.stored_key(&dk)?,
+            None => lock(&self.shared.state).backend.stored_key(&dk)?,
+        };
         let Some(key) = stored else {
             return Ok(None);
         };
@@ -262,13 +305,20 @@ impl Corestore {
 
     /// The loaded core, or the one `open` makes, registered in the shared table and this view.
     ///
-    /// The table stays locked while a core opens, so two threads asking for one core never
-    /// open its files twice (the second open would fail on the `bitfield` lock).
+    /// A core of a store on disk opens outside the table's lock (its files, its bitfield: what
+    /// a peer's `Open` of a core we hold on disk costs), so lookups of loaded cores, and opens
+    /// of other cores, go on meanwhile. Opens of one core are serialised by its stripe of
+    /// [`Shared::opening`], so two threads asking for one core never open its files twice (the
+    /// second open would fail on the `bitfield` lock).
     fn load(
         &self,
         dk: [u8; 32],
         open: impl FnOnce(&mut Backend) -> Result<Feed<BoxStorage>>,
     ) -> Result<SharedFeed> {
+        if let Some(feed) = self.cached(&dk)? {
+            return Ok(feed);
+        }
+        let _opening = lock(&self.shared.opening[usize::from(dk[0]) % OPEN_STRIPES]);
         let feed = {
             let mut state = lock(&self.shared.state);
             let State {
@@ -300,10 +350,22 @@ impl Corestore {
                             }
                         }
                     }
-                    let feed = SharedFeed::new(open(backend)?, ReplicatorConfig::default());
+                    let opened = match backend.detached() {
+                        Some(mut own) => {
+                            drop(state);
+                            let opened = open(&mut own)?;
+                            state = lock(&self.shared.state);
+                            opened
+                        }
+                        // A store in memory keeps names in the backend itself; nothing slow.
+                        None => open(backend)?,
+                    };
+                    let feed = SharedFeed::new(opened, ReplicatorConfig::default());
+                    // Closed meanwhile: the new feed goes (flushing) with the error.
+                    let cores = state.cores.as_mut().ok_or(Error::Closed)?;
                     cores.insert(dk, feed.clone());
                     drop(state);
-                    lock(&self.shared.streams).retain(|s| s.added.send(feed.clone()).is_ok());
+                    lock(&self.shared.streams).retain(|s| s.offer(&feed));
                     feed
                 }
             }

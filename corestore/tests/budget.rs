@@ -170,3 +170,32 @@ fn the_default_budget_applies_to_stores_on_disk() -> Result<()> {
     assert_eq!(store.stats().loaded, cores + 3, "no budget, no eviction");
     Ok(())
 }
+
+#[test]
+fn threads_loading_one_core_at_once_share_one_feed() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(Corestore::open(dir.path())?);
+    // Room for one core: most loads below reopen a core from its folder, outside the table's
+    // lock, while other threads look it up.
+    store.set_open_file_budget(Some(6));
+    for round in 0..40 {
+        let name = format!("core{}", round % 4);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, name) = (Arc::clone(&store), name.clone());
+                std::thread::spawn(move || store.get_by_name(name))
+            })
+            .collect();
+        let feeds = threads
+            .into_iter()
+            .map(|t| t.join().expect("a loading thread panicked"))
+            .collect::<Result<Vec<_>, _>>()?;
+        for feed in &feeds {
+            assert!(hypercore::replicate::SharedFeed::ptr_eq(feed, &feeds[0]));
+        }
+        feeds[0].append(name.as_bytes())?;
+    }
+    // Each round reopened its core once (the others were evicted meanwhile), never twice.
+    assert_eq!(store.stats().opens, 40);
+    Ok(())
+}

@@ -241,3 +241,51 @@ async fn stream_extensions_registered_on_running_store_sessions() -> Result<()> 
     assert_eq!(tokio::time::timeout(BOUND, b_chat.recv()).await?, None);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_session_too_far_behind_the_stores_loads_is_ended() -> Result<()> {
+    use corestore::SESSION_LOAD_QUEUE;
+    let a = Arc::new(Corestore::in_memory()?);
+    let b = Arc::new(Corestore::in_memory()?);
+    let (x, y) = tokio::io::duplex(64 * 1024);
+    // B's session runs; A's is made but not run yet: a task the runtime starved.
+    let tb = tokio::spawn(b.replicate(y, session(false)));
+    let sa = a.replicate(x, session(true));
+    for i in 0..SESSION_LOAD_QUEUE + 1 {
+        drop(a.get_by_name(format!("core {i}"))?);
+    }
+    // The store ended it at the first core past the queue, rather than queue that one too.
+    let ended = tokio::time::timeout(BOUND, sa)
+        .await
+        .context("A's session did not end")?;
+    assert!(matches!(ended, Err(Error::SessionBehind)), "{ended:?}");
+    // Later loads no longer reach it, and the store works on.
+    a.get_by_name("after")?.append(b"x")?;
+    let _ = finish(tb).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_running_session_holds_the_cores_it_carries_until_it_ends() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let a = Arc::new(Corestore::open(dir.path().join("a"))?);
+    let b = Arc::new(Corestore::in_memory()?);
+    // Room for one core.
+    a.set_open_file_budget(Some(6));
+    let ((ha, ta), (_, tb)) = spawn_pair(&a, &b, None);
+    ha.handshake().await?;
+    for i in 0..5 {
+        fill(&a.get_by_name(format!("carried {i}"))?, "carried", 1)?;
+    }
+    // Every core loaded during the session is in use by it: none closes, whatever the budget.
+    let stats = a.stats();
+    assert_eq!((stats.loaded, stats.evictions), (5, 0));
+    ha.cancel();
+    let _ = finish(ta).await?;
+    let _ = finish(tb).await?;
+    // Ended: they are idle, and the next load closes them as the budget says.
+    drop(a.get_by_name("after")?);
+    let stats = a.stats();
+    assert_eq!((stats.loaded, stats.evictions), (1, 5));
+    Ok(())
+}

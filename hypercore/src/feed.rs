@@ -17,6 +17,8 @@ use crate::tree::node_cache::NodeCache;
 use tracked::Tracked;
 
 pub use open::FeedBuilder;
+#[cfg(feature = "protocol")]
+pub(crate) use replica::leaf_hashes;
 pub use replica::{BatchPut, PutBlock};
 
 /// Largest block any peer accepts: 8 MiB (hypercore 9 refuses larger appends).

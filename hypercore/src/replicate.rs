@@ -103,6 +103,8 @@ mod error;
 mod handle;
 #[cfg(feature = "tokio")]
 mod io;
+#[cfg(feature = "tokio")]
+mod lock_profile;
 mod peer;
 mod remote_bits;
 mod replicator;
@@ -121,6 +123,8 @@ pub use self::handle::{
 };
 #[cfg(feature = "tokio")]
 pub use self::io::{replicate, replicate_with, replicate_with_extensions};
+#[cfg(feature = "tokio")]
+pub use self::lock_profile::{LockProfile, profile_locks};
 pub use self::peer::{Outgoing, Stats};
 #[doc(hidden)]
 pub use self::replicator::PeerFootprint;

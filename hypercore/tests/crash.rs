@@ -7,7 +7,6 @@ mod common;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail, ensure};
 use common::*;
@@ -125,49 +124,6 @@ impl Storage for PrefixCrash {
     }
     fn sync(&mut self) -> io::Result<()> {
         self.check()
-    }
-}
-
-/// A [`PrefixCrash`] the test keeps a handle to, so the disk survives a failed open.
-#[derive(Clone)]
-struct Shared(Arc<Mutex<PrefixCrash>>);
-
-impl Shared {
-    fn with<T>(&self, f: impl FnOnce(&mut PrefixCrash) -> io::Result<T>) -> io::Result<T> {
-        let mut guard = self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("crash storage lock poisoned"))?;
-        f(&mut guard)
-    }
-
-    fn into_disk(self) -> Result<MemoryStorage> {
-        let inner = Arc::try_unwrap(self.0)
-            .map_err(|_| anyhow::anyhow!("the feed still holds the storage"))?
-            .into_inner()
-            .map_err(|_| anyhow::anyhow!("poisoned"))?;
-        Ok(inner.disk)
-    }
-}
-
-impl Storage for Shared {
-    fn read_at(&mut self, store: Store, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.with(|s| s.read_at(store, offset, buf))
-    }
-    fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.with(|s| s.write_at(store, offset, data))
-    }
-    fn len(&mut self, store: Store) -> io::Result<u64> {
-        self.with(|s| s.len(store))
-    }
-    fn exists(&mut self, store: Store) -> io::Result<bool> {
-        self.with(|s| s.exists(store))
-    }
-    fn truncate(&mut self, store: Store, len: u64) -> io::Result<()> {
-        self.with(|s| s.truncate(store, len))
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        self.with(|s| s.sync())
     }
 }
 
@@ -353,7 +309,7 @@ fn crash_everywhere(
                 torn_bytes,
             };
             let disk = base.clone().unwrap_or_default();
-            let shared = Shared(Arc::new(Mutex::new(PrefixCrash::new(disk, plan))));
+            let shared = Shared::new(PrefixCrash::new(disk, plan));
             let mut completed = base_len;
             match Feed::builder(shared.clone()).key_pair(kp.clone()).open() {
                 Ok(mut feed) => {
@@ -369,7 +325,7 @@ fn crash_everywhere(
                     "{what}: open failed late: {e}"
                 ),
             }
-            let disk = shared.into_disk()?;
+            let disk = shared.into_inner()?.disk;
 
             // Which lengths may survive: the last completed append, or the crashing one if
             // everything but its bitfield pages landed.
@@ -560,17 +516,14 @@ fn crash_creation(kp: &KeyPair, at: usize, torn: usize) -> Result<MemoryStorage>
         writes_before_crash: at,
         torn_bytes: torn,
     };
-    let shared = Shared(Arc::new(Mutex::new(PrefixCrash::new(
-        MemoryStorage::new(),
-        plan,
-    ))));
+    let shared = Shared::new(PrefixCrash::new(MemoryStorage::new(), plan));
     let created = Feed::builder(shared.clone()).key_pair(kp.clone()).open();
     ensure!(
         created.is_err(),
         "the crash at write {at} did not hit the creation"
     );
     drop(created);
-    shared.into_disk()
+    Ok(shared.into_inner()?.disk)
 }
 
 #[test]

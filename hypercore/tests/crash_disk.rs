@@ -9,15 +9,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, ensure};
+use anyhow::{Context, Result, ensure};
 use common::*;
-use hypercore::{
-    CrashPlan, CrashStorage, Feed, KeyPair, MemoryStorage, ProofRequest, PutBlock, Storage, Store,
-};
+use hypercore::{CrashPlan, CrashStorage, Feed, KeyPair, MemoryStorage, ProofRequest, PutBlock};
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -26,55 +22,19 @@ use rand::rngs::StdRng;
 const DEFAULT_RUNS: u64 = 10_000;
 
 /// A [`CrashStorage`] the test keeps a handle to, to cut the power while the feed holds it.
-#[derive(Clone)]
-struct Shared(Arc<Mutex<CrashStorage>>);
+type Disk = Shared<CrashStorage>;
 
-impl Shared {
-    fn new(disk: MemoryStorage, plan: CrashPlan) -> Self {
-        Shared(Arc::new(Mutex::new(CrashStorage::new(disk, plan))))
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut CrashStorage) -> io::Result<T>) -> io::Result<T> {
-        let mut guard = self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("crash storage lock poisoned"))?;
-        f(&mut guard)
-    }
-
-    /// Cuts the power now (if the plan has not yet) and gives the disk it leaves.
-    fn power_cut(self) -> Result<MemoryStorage> {
-        self.with(|s| {
-            s.cut_power();
-            Ok(())
-        })?;
-        let inner = Arc::try_unwrap(self.0)
-            .map_err(|_| anyhow!("the feed still holds the storage"))?
-            .into_inner()
-            .map_err(|_| anyhow!("poisoned"))?;
-        Ok(inner.into_disk())
-    }
+fn crash_disk(storage: MemoryStorage, plan: CrashPlan) -> Disk {
+    Shared::new(CrashStorage::new(storage, plan))
 }
 
-impl Storage for Shared {
-    fn read_at(&mut self, store: Store, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.with(|s| s.read_at(store, offset, buf))
-    }
-    fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.with(|s| s.write_at(store, offset, data))
-    }
-    fn len(&mut self, store: Store) -> io::Result<u64> {
-        self.with(|s| s.len(store))
-    }
-    fn exists(&mut self, store: Store) -> io::Result<bool> {
-        self.with(|s| s.exists(store))
-    }
-    fn truncate(&mut self, store: Store, len: u64) -> io::Result<()> {
-        self.with(|s| s.truncate(store, len))
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        self.with(|s| s.sync())
-    }
+/// Cuts the power now (if the plan has not yet) and gives the disk it leaves.
+fn power_cut(disk: Disk) -> Result<MemoryStorage> {
+    disk.with(|s| {
+        s.cut_power();
+        Ok(())
+    })?;
+    Ok(disk.into_inner()?.into_disk())
 }
 
 /// What every run starts from, built once.
@@ -160,7 +120,7 @@ fn writer_run(fx: &Fixtures, rng: &mut StdRng, seed: u64) -> Result<bool> {
         ops_before_crash: rng.gen_range(0..8 + 5 * steps),
         seed,
     };
-    let shared = Shared::new(disk, plan);
+    let shared = crash_disk(disk, plan);
     // Whether the planned cut came before the script ended (an open it fails counts).
     let mut planned = true;
     if let Ok(mut feed) = Feed::builder(shared.clone()).key_pair(fx.kp.clone()).open() {
@@ -203,7 +163,7 @@ fn writer_run(fx: &Fixtures, rng: &mut StdRng, seed: u64) -> Result<bool> {
         })?;
         drop(feed);
     }
-    let disk = shared.power_cut()?;
+    let disk = power_cut(shared)?;
 
     let mut feed = Feed::builder(disk)
         .key_pair(fx.kp.clone())
@@ -252,7 +212,7 @@ fn replica_run(fx: &mut Fixtures, rng: &mut StdRng, seed: u64) -> Result<bool> {
         seed,
     };
     let n = fx.source_blocks.len() as u64;
-    let shared = Shared::new(fx.replica_disk.clone(), plan);
+    let shared = crash_disk(fx.replica_disk.clone(), plan);
     let mut planned = true;
     if let Ok(mut replica) = Feed::builder(shared.clone()).key(*fx.source.key()).open() {
         for _ in 0..steps {
@@ -324,7 +284,7 @@ fn replica_run(fx: &mut Fixtures, rng: &mut StdRng, seed: u64) -> Result<bool> {
         })?;
         drop(replica);
     }
-    let disk = shared.power_cut()?;
+    let disk = power_cut(shared)?;
 
     let mut replica = Feed::builder(disk)
         .key(*fx.source.key())
@@ -409,9 +369,9 @@ fn a_flush_with_nothing_new_syncs_nothing() -> Result<()> {
         ops_before_crash: usize::MAX,
         seed: 0,
     };
-    let syncs = |s: &Shared| s.with(|c| Ok(c.syncs()));
+    let syncs = |s: &Disk| s.with(|c| Ok(c.syncs()));
 
-    let writer = Shared::new(fx.writer_disk.clone(), plan);
+    let writer = crash_disk(fx.writer_disk.clone(), plan);
     let mut feed = Feed::builder(writer.clone())
         .key_pair(fx.kp.clone())
         .open()?;
@@ -432,7 +392,7 @@ fn a_flush_with_nothing_new_syncs_nothing() -> Result<()> {
     feed.flush()?;
     ensure!(!feed.needs_flush() && syncs(&writer)? == after_first);
 
-    let replica = Shared::new(fx.replica_disk.clone(), plan);
+    let replica = crash_disk(fx.replica_disk.clone(), plan);
     let mut r = Feed::builder(replica.clone())
         .key(*fx.source.key())
         .open()?;

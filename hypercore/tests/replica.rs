@@ -5,8 +5,10 @@
 mod common;
 
 use anyhow::{Result, bail, ensure};
-use common::Snapshot;
-use hypercore::{Error, Feed, KeyPair, MAX_BLOCK_SIZE, MemoryStorage, Proof, ProofRequest};
+use common::{Shared, Snapshot};
+use hypercore::{
+    Error, Feed, KeyPair, MAX_BLOCK_SIZE, MemoryStorage, Proof, ProofRequest, Storage, Store,
+};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -401,5 +403,71 @@ fn r_tampered_node_below_a_trusted_node_is_refused() -> Result<()> {
     }
     reader.put(3, Some(&blocks[3]), &proof)?;
     ensure!(reader.get(3)? == blocks[3]);
+    Ok(())
+}
+
+/// Memory storage whose writes fail while `failing` is set (a full disk).
+struct Flaky {
+    disk: MemoryStorage,
+    failing: bool,
+}
+
+impl Storage for Flaky {
+    fn read_at(&mut self, store: Store, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.disk.read_at(store, offset, buf)
+    }
+    fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        if self.failing {
+            return Err(std::io::Error::other("no space left (simulated)"));
+        }
+        self.disk.write_at(store, offset, data)
+    }
+    fn len(&mut self, store: Store) -> std::io::Result<u64> {
+        self.disk.len(store)
+    }
+    fn exists(&mut self, store: Store) -> std::io::Result<bool> {
+        self.disk.exists(store)
+    }
+    fn truncate(&mut self, store: Store, len: u64) -> std::io::Result<()> {
+        self.disk.truncate(store, len)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.disk.sync()
+    }
+}
+
+#[test]
+fn a_put_whose_write_fails_leaves_the_length_where_it_was() -> Result<()> {
+    let mut w = writer_with(&[vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]])?;
+    let disk = Shared::new(Flaky {
+        disk: MemoryStorage::new(),
+        failing: false,
+    });
+    let mut r = Feed::builder(disk.clone()).key(*w.key()).open()?;
+    let ask = ProofRequest {
+        digest: r.digest(2),
+        hash: false,
+    };
+    let proof = w.proof(2, ask)?;
+    let data = w.get(2)?;
+    let set = |failing| {
+        disk.with(|d| {
+            d.failing = failing;
+            Ok(())
+        })
+    };
+    set(true)?;
+    ensure!(r.put(2, Some(&data), &proof).is_err(), "the write failed");
+    ensure!(
+        (r.len(), r.byte_len(), r.has(2)) == (0, 0, false),
+        "a failed put moved the replica to length {} ({} bytes)",
+        r.len(),
+        r.byte_len()
+    );
+    // The same proof stores once the disk takes writes again.
+    set(false)?;
+    r.put(2, Some(&data), &proof)?;
+    ensure!((r.len(), r.byte_len(), r.has(2)) == (3, 11, true));
+    ensure!(r.get(2)? == b"three");
     Ok(())
 }

@@ -420,3 +420,33 @@ async fn a_peer_flooding_a_stream_extension_fills_only_its_bounded_queue() -> Re
     finish(tb).await?.ok();
     Ok(())
 }
+
+#[tokio::test]
+async fn names_dropped_on_a_running_session_are_withdrawn_from_it() -> Result<()> {
+    use hypercore::protocol::MAX_EXTENSIONS;
+    let (x, y) = tokio::io::duplex(64 * 1024);
+    let (ha, ta) = spawn(x, config(true, true, None), &[]);
+    let (hb, tb) = spawn(y, config(false, true, None), &[]);
+    // More names than one session announces at once, each dropped before the next: a daemon
+    // joining and leaving topics for weeks.
+    for i in 0..MAX_EXTENSIONS + 10 {
+        let ext = ha.register_extension(&format!("topic/{i}"))?;
+        ext.send(b"short-lived").await?;
+        drop(ext);
+    }
+    let a_last = ha.register_extension("topic/last")?;
+    let mut b_last = hb.register_extension("topic/last")?;
+    // b knows the name before a sends under it: a waits for b's message first.
+    let mut a_back = ha.register_extension("back")?;
+    let b_back = hb.register_extension("back")?;
+    b_back.send(b"ready").await?;
+    let got = tokio::time::timeout(BOUND, a_back.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"ready"[..]));
+    a_last.send(b"still heard").await?;
+    let got = tokio::time::timeout(BOUND, b_last.recv()).await?;
+    assert_eq!(got.as_deref(), Some(&b"still heard"[..]));
+    ha.cancel();
+    finish(ta).await?.ok();
+    finish(tb).await?.ok();
+    Ok(())
+}

@@ -283,7 +283,7 @@ async fn late_feed_on_remote(live_session: bool) -> Result<(Event, bool)> {
     let late = clone_of(&shared(w, Mode::Sparse), Mode::Sparse)?;
     let (x, y) = tokio::io::duplex(64 * 1024);
     let (asked_tx, mut asked) = mpsc::unbounded_channel();
-    let (add, added) = mpsc::unbounded_channel();
+    let (add, added) = mpsc::channel(4);
     let mut config = live(false);
     config.live = live_session;
     let remote = tokio::spawn(async move {
@@ -299,7 +299,7 @@ async fn late_feed_on_remote(live_session: bool) -> Result<(Event, bool)> {
     while !matches!(s.next_event().await?, Some(Event::Handshake { .. })) {}
     // The remote looked the key up and found nothing: its answer (if any) is on its way.
     ensure!(asked.recv().await == Some(dk));
-    add.send(late).ok().context("remote session gone")?;
+    add.try_send(late).ok().context("remote session gone")?;
     let first = s.next_event().await?.context("stream ended")?;
     let want = match s.next_event().await? {
         Some(Event::Message {

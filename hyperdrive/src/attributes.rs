@@ -69,6 +69,7 @@ impl Drive {
                 stat.mtime = mtime;
             }
             stat.ctime = attributes.ctime.unwrap_or(now);
+            Ok(())
         })
     }
 }

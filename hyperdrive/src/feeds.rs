@@ -18,7 +18,7 @@ use hypercore::replicate::ReplicateError;
 use hypercore::{Feed, PublicKey};
 use hypertrie::{
     Get, GetOptions, Header, Hypertrie, IterOptions, Iterate, Node, NodeSource, Operation,
-    TrieState,
+    TrieState, node_block,
 };
 
 use crate::error::{Error, Result};
@@ -143,26 +143,36 @@ pub(crate) fn read_trie<R>(
 }
 
 /// Nodes for one read walk, each under its own short lock of the trie state, and of the feed
-/// only when the node is not cached: a long walk (the listing of a big directory) lets
-/// replication, which needs the feed for every batch of blocks it stores or serves, in between
-/// its nodes, and a warm one leaves the feed alone. Blocks below the walk's version never
-/// change, so the walk sees one version throughout.
+/// only to read the block of a node that is not cached (decoded with no lock held): a long walk
+/// (the listing of a big directory) lets replication, which needs the feed for every batch of
+/// blocks it stores or serves, in between its nodes, and a warm one leaves the feed alone.
+/// Blocks below the walk's version never change, so the walk sees one version throughout.
 struct NodeByNode<'a> {
     feed: &'a MetaFeed,
 }
 
 impl NodeSource for NodeByNode<'_> {
     fn node(&mut self, seq: u64) -> Result<Option<Node>, hypertrie::Error> {
-        let mut state = lock(&self.feed.state.trie);
-        // A warm walk never locks the feed.
-        if let Some(node) = state.cached(seq) {
-            return Ok(node);
+        {
+            let mut state = lock(&self.feed.state.trie);
+            // A warm walk never locks the feed.
+            if let Some(node) = state.cached(seq) {
+                return Ok(node);
+            }
+            if state.header().is_none() {
+                // The first read of this trie: the header comes with it.
+                let mut guard = self.feed.lock();
+                let mut trie = Hypertrie::over(&mut guard, std::mem::take(&mut *state))?;
+                let node = trie.get_by_seq(seq);
+                *state = trie.into_state();
+                return node;
+            }
         }
-        let mut guard = self.feed.lock();
-        let mut trie = Hypertrie::over(&mut guard, std::mem::take(&mut *state))?;
-        let node = trie.get_by_seq(seq);
-        *state = trie.into_state();
-        node
+        // A cold node: the feed is locked only to read its block, and no lock is held while
+        // it decodes. Another walk may decode the same node meanwhile; both keep equal nodes.
+        let block = node_block(&mut self.feed.lock(), seq)?;
+        let node = TrieState::decode_node(seq, &block)?;
+        Ok(lock(&self.feed.state.trie).keep(node))
     }
 }
 

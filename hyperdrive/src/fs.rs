@@ -430,29 +430,35 @@ impl Drive {
 
     /// JS `_update`: re-puts the node's Stat with `change` applied and the same flags (under
     /// every name of a hard-linked file).
-    pub(crate) fn update_stat(&self, path: &str, change: impl FnOnce(&mut Stat)) -> Result<Stat> {
+    pub(crate) fn update_stat(
+        &self,
+        path: &str,
+        change: impl FnOnce(&mut Stat) -> Result<()>,
+    ) -> Result<Stat> {
         self.ensure_writable()?;
         let name = fix_name(path);
         let found = self
             .resolve(&name)?
             .ok_or_else(|| Error::NotFound(name.clone()))?;
         let mut stat = decode_stat(&found)?;
-        change(&mut stat);
+        change(&mut stat)?;
         self.put_file_stat(&name, stat, found.node.flags())
     }
 
     /// Sets one metadata entry of `path`'s Stat (other fields, times included, are kept).
-    /// The key [`crate::EXTENTS_KEY`] is reserved (EINVAL).
+    /// The key [`crate::EXTENTS_KEY`] is reserved (EINVAL), and a new key past 4,096 entries
+    /// is refused (EINVAL): no reader, ours included, takes a Stat with more.
     pub fn set_metadata(&self, path: &str, key: &str, value: &[u8]) -> Result<()> {
         reserved(key)?;
-        self.update_stat(path, |s| s.metadata.set(key, Some(value.to_vec())))
+        self.update_stat(path, |s| set_entry(s, key, Some(value.to_vec())))
             .map(|_| ())
     }
 
-    /// Removes a metadata entry: as in JS the key stays, with no value.
+    /// Removes a metadata entry: as in JS the key stays, with no value (so a key never set
+    /// counts against the 4,096 entries too).
     pub fn remove_metadata(&self, path: &str, key: &str) -> Result<()> {
         reserved(key)?;
-        self.update_stat(path, |s| s.metadata.set(key, None))
+        self.update_stat(path, |s| set_entry(s, key, None))
             .map(|_| ())
     }
 
@@ -621,6 +627,19 @@ impl Drive {
         }
         Ok(())
     }
+}
+
+/// Sets a metadata entry within [`MAX_METADATA_ENTRIES`](crate::stat::MAX_METADATA_ENTRIES),
+/// the most a Stat we read may hold.
+fn set_entry(stat: &mut Stat, key: &str, value: Option<Vec<u8>>) -> Result<()> {
+    let max = crate::stat::MAX_METADATA_ENTRIES;
+    if stat.metadata.get(key).is_none() && stat.metadata.len() >= max {
+        return Err(Error::InvalidArgument(format!(
+            "a file holds at most {max} metadata entries"
+        )));
+    }
+    stat.metadata.set(key, value);
+    Ok(())
 }
 
 fn reserved(key: &str) -> Result<()> {

@@ -11,6 +11,12 @@ pub const EXTENTS_KEY: &str = "ddrive:extents";
 /// Format byte that starts an extent record.
 const RECORD_VERSION: u8 = 1;
 
+/// Most extents a record we read may list. We write at most
+/// [`MAX_EXTENTS`](crate::edit::MAX_EXTENTS) (a commit past that rewrites the file as one run);
+/// the margin is for other writers. Without a cap one 8 MiB Stat of two-byte extents would
+/// decode into four million of them on every read of the file.
+pub(crate) const MAX_RECORD_EXTENTS: usize = 8 * crate::edit::MAX_EXTENTS;
+
 /// Where an extent's bytes come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
@@ -215,6 +221,9 @@ pub(crate) fn decode_record(mut buf: &[u8]) -> Result<(Guard, Layout), &'static 
     let mut extents = Vec::new();
     let mut total: u64 = 0;
     while !buf.is_empty() {
+        if extents.len() == MAX_RECORD_EXTENTS {
+            return Err("too many extents in an extent record");
+        }
         let len = next(&mut buf)?;
         let source = match next(&mut buf)? {
             0 => Source::Zeros,
@@ -325,5 +334,40 @@ mod tests {
         let mut bad = rec.clone();
         bad[1] = 11;
         assert!(decode_record(&bad).is_err());
+    }
+
+    #[test]
+    fn a_record_lists_a_bounded_number_of_extents() {
+        let record = |count: u64| {
+            let one = Extent {
+                len: 1,
+                source: Source::Zeros,
+            };
+            // Zero runs do not merge in a record as written by hand: alternate the sources.
+            let extents = (0..count).map(|i| if i % 2 == 0 { one } else { feed(1, i) });
+            let mut out = vec![RECORD_VERSION];
+            for n in [count, 0, 0, 0] {
+                put_varint(&mut out, n);
+            }
+            for e in extents {
+                put_varint(&mut out, e.len);
+                put_varint(
+                    &mut out,
+                    if let Source::Feed(b) = e.source {
+                        b + 1
+                    } else {
+                        0
+                    },
+                );
+            }
+            out
+        };
+        let most = MAX_RECORD_EXTENTS as u64;
+        let (_, layout) = decode_record(&record(most)).expect("at the cap");
+        assert_eq!(layout.extents().len(), MAX_RECORD_EXTENTS);
+        assert_eq!(
+            decode_record(&record(most + 1)),
+            Err("too many extents in an extent record")
+        );
     }
 }

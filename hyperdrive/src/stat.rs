@@ -120,6 +120,11 @@ impl Metadata {
             .map(|(_, v)| v.as_deref())
     }
 
+    /// How many entries there are (removed keys included).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

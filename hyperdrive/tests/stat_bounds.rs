@@ -52,3 +52,32 @@ fn a_repeated_metadata_key_keeps_its_place_and_last_value() {
     let entries: Vec<_> = stat.metadata.iter().collect();
     assert_eq!(entries, [("a", Some(&b"3"[..])), ("b", Some(&b"2"[..]))]);
 }
+
+#[test]
+fn set_metadata_stops_at_what_a_stat_may_hold() -> anyhow::Result<()> {
+    use hyperdrive::{Drive, DriveOptions, Error, Metadata, WriteOptions};
+    use std::sync::Arc;
+    let store = Arc::new(corestore::Corestore::in_memory()?);
+    let drive = Drive::create(store, DriveOptions::default())?;
+    let mut full = Metadata::new();
+    for i in 0..4096 {
+        full.set(format!("k{i}"), Some(vec![1]));
+    }
+    let mut options = WriteOptions::default();
+    options.metadata = full;
+    drive.write_file("/f", b"data", &options)?;
+    assert!(matches!(
+        drive.set_metadata("/f", "one-more", b"x"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        drive.remove_metadata("/f", "one-more"),
+        Err(Error::InvalidArgument(_))
+    ));
+    // A key it holds can still change, and the file still reads back.
+    drive.set_metadata("/f", "k7", b"changed")?;
+    let stat = drive.stat("/f")?;
+    assert_eq!(stat.metadata.iter().count(), 4096);
+    assert_eq!(stat.metadata.get("k7"), Some(Some(&b"changed"[..])));
+    Ok(())
+}

@@ -85,5 +85,7 @@ pub use crate::{
         iterator::{IterOptions, Iterate},
     },
     source::{NodeSource, Operation, Step, run},
-    trie::{Checkout, Cursor, DelOptions, Hypertrie, OpenOptions, PutOptions, TrieState},
+    trie::{
+        Checkout, Cursor, DelOptions, Hypertrie, OpenOptions, PutOptions, TrieState, node_block,
+    },
 };

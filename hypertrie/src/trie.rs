@@ -219,6 +219,35 @@ impl TrieState {
     }
 }
 
+/// The block holding node `seq` (not 0), as [`Hypertrie::get_by_seq`] reads it: with
+/// [`TrieState::decode_node`] and [`TrieState::keep`], a reader that shares the feed holds the
+/// feed's lock only for this read, and decodes outside it.
+pub fn node_block<S: Storage>(feed: &mut Feed<S>, seq: u64) -> Result<Vec<u8>> {
+    let length = feed.len();
+    if seq >= length {
+        return Err(Error::MissingNode { seq, length });
+    }
+    feed.get(seq).map_err(|e| match e {
+        hypercore::Error::NotStored(s) => Error::NotStored(s),
+        hypercore::Error::OutOfRange { index, length } => Error::MissingNode { seq: index, length },
+        other => Error::Feed(other),
+    })
+}
+
+impl TrieState {
+    /// Node `seq` decoded from its block ([`node_block`]), without touching the state.
+    pub fn decode_node(seq: u64, block: &[u8]) -> Result<Node> {
+        Node::decode(block, seq)
+    }
+
+    /// Keeps a node decoded by [`decode_node`](Self::decode_node) in the cache; returns it as
+    /// [`Hypertrie::get_by_seq`] gives it (`None` for a key-`''` reset node).
+    pub fn keep(&mut self, node: Node) -> Option<Node> {
+        self.cache.insert(node.clone());
+        (!node.is_reset()).then_some(node)
+    }
+}
+
 impl<S: Storage, F: BorrowMut<Feed<S>>> fmt::Debug for Hypertrie<S, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hypertrie")
@@ -242,17 +271,7 @@ impl<S: Storage> NodeSource for FeedSource<'_, S> {
         let node = match self.cache.get(seq) {
             Some(n) => n,
             None => {
-                let length = self.feed.len();
-                if seq >= length {
-                    return Err(Error::MissingNode { seq, length });
-                }
-                let bytes = self.feed.get(seq).map_err(|e| match e {
-                    hypercore::Error::NotStored(s) => Error::NotStored(s),
-                    hypercore::Error::OutOfRange { index, length } => {
-                        Error::MissingNode { seq: index, length }
-                    }
-                    other => Error::Feed(other),
-                })?;
+                let bytes = node_block(self.feed, seq)?;
                 let node = Node::decode(&bytes, seq)?;
                 self.cache.insert(node.clone());
                 node

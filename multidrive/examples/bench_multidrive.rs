@@ -1,4 +1,4 @@
-//! The multidrive workloads of `tests/js/bench-multidrive.js` on file storage, printing one
+//! The multidrive workloads of `bench/js/bench-multidrive.js` on file storage, printing one
 //! JSON line. `cargo xtask bench multidrive` runs it beside Node's multi-hyperdrive.
 //!
 //! ```text

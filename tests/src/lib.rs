@@ -12,6 +12,7 @@ pub mod content;
 pub mod ddrive;
 pub mod drive_ddrive;
 pub mod drive_script;
+pub mod event_peer;
 pub mod files;
 pub mod js_tool;
 pub mod multi_script;

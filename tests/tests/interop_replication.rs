@@ -6,12 +6,12 @@
 //! --test interop_replication`.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use corestore::Corestore;
+use ddrive_tests::event_peer::EventPeer;
 use ddrive_tests::replication::{
     MOUNT_TEXT, big_content, file_content, file_path, files_digest, write_drive,
 };
@@ -19,10 +19,7 @@ use ddrive_tests::sha256_hex;
 use hypercore::PublicKey;
 use hypercore::protocol::SessionConfig;
 use hyperdrive::{AsyncDrive, Drive, DriveOptions, ReaddirOptions};
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, ChildStdout, Command};
 
 const FILES: usize = 1000;
 const BIG: usize = 20 * 1024 * 1024;
@@ -30,49 +27,12 @@ const BIG: usize = 20 * 1024 * 1024;
 const WAIT: Duration = Duration::from_secs(120);
 
 /// The Node peer (`js/drive-replicate-peer.js`) and its JSON-line events.
-struct NodePeer {
-    child: Child,
-    events: tokio::io::Lines<BufReader<ChildStdout>>,
-}
-
-impl NodePeer {
-    fn spawn(dir: &Path, args: &[&str]) -> Result<Self> {
-        let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
-        let node = std::env::var_os("DDRIVE_NODE").unwrap_or_else(|| "node".into());
-        let mut child = Command::new(node)
-            .arg(js.join("drive-replicate-peer.js"))
-            .args(["--dir", dir.to_str().context("scratch path is not UTF-8")?])
-            .args(["--files", &FILES.to_string(), "--big", &BIG.to_string()])
-            .args(args)
-            .env("NODE_PATH", js.join("node_modules"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting node (install Node and `cd tests/js && npm ci`)")?;
-        let stdout = child.stdout.take().context("node stdout")?;
-        Ok(NodePeer {
-            child,
-            events: BufReader::new(stdout).lines(),
-        })
-    }
-
-    /// The next event named `name`; fails on an error event or when Node exits.
-    async fn expect(&mut self, name: &str) -> Result<Value> {
-        loop {
-            let line = tokio::time::timeout(WAIT, self.events.next_line())
-                .await
-                .with_context(|| format!("waiting for Node's {name:?}"))??
-                .with_context(|| format!("Node exited before {name:?}"))?;
-            let v: Value = serde_json::from_str(&line).with_context(|| line.clone())?;
-            match v["event"].as_str() {
-                Some(e) if e == name => return Ok(v),
-                Some("error" | "timeout") => bail!("Node peer: {line}"),
-                _ => {}
-            }
-        }
-    }
+fn node_peer(dir: &Path, args: &[&str]) -> Result<EventPeer> {
+    let dir = dir.to_str().context("scratch path is not UTF-8")?;
+    let (files, big) = (FILES.to_string(), BIG.to_string());
+    let mut all = vec!["--dir", dir, "--files", &files, "--big", &big];
+    all.extend_from_slice(args);
+    EventPeer::spawn("drive-replicate-peer.js", &all, false, WAIT)
 }
 
 fn session(initiator: bool) -> SessionConfig {
@@ -113,7 +73,7 @@ async fn node_clones_from_ddrive(ddrive_initiates: bool) -> Result<()> {
     };
     let node_dir = scratch.path().join("node");
     let (mut node, socket) = if ddrive_initiates {
-        let mut node = NodePeer::spawn(
+        let mut node = node_peer(
             &node_dir,
             &["--mode", "clone", "--key", &key, "--role", role],
         )?;
@@ -125,7 +85,7 @@ async fn node_clones_from_ddrive(ddrive_initiates: bool) -> Result<()> {
     } else {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port().to_string();
-        let node = NodePeer::spawn(
+        let node = node_peer(
             &node_dir,
             &[
                 "--mode", "clone", "--key", &key, "--role", role, "--port", &port,
@@ -146,7 +106,7 @@ async fn node_clones_from_ddrive(ddrive_initiates: bool) -> Result<()> {
     assert_eq!(read["big"], sha256_hex(&big_content(BIG)).as_str());
     assert_eq!(read["mount"], MOUNT_TEXT);
     task.abort();
-    let _ = node.child.wait().await;
+    let _ = node.wait().await;
     Ok(())
 }
 
@@ -166,7 +126,7 @@ async fn ddrive_clones_from_node(ddrive_initiates: bool) -> Result<()> {
     if !ddrive_initiates {
         args.extend(["--port", port.as_str()]);
     }
-    let mut node = NodePeer::spawn(&node_dir, &args)?;
+    let mut node = node_peer(&node_dir, &args)?;
     let ready = node.expect("ready").await?;
     let key_bytes = hex::decode(ready["key"].as_str().context("key")?)?;
     let key = PublicKey(<[u8; 32]>::try_from(key_bytes.as_slice())?);

@@ -9,79 +9,30 @@
 #![cfg(feature = "interop")]
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use corestore::Corestore;
+use ddrive_tests::event_peer::EventPeer;
 use hypercore::PublicKey;
 use hypercore::protocol::SessionConfig;
 use hypercore::replicate::{
     SessionEnd, StreamExtension, StreamExtensionMessage, StreamExtensionSender, stream_extensions,
 };
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// Only a broken implementation waits this long.
 const WAIT: Duration = Duration::from_secs(30);
 const BLOCKS: u64 = 5;
 
 /// The Node peer (`js/store-session-peer.js`): JSON-line events out, commands in.
-struct NodePeer {
-    _child: Child,
-    stdin: ChildStdin,
-    events: tokio::io::Lines<BufReader<ChildStdout>>,
-}
-
-impl NodePeer {
-    fn spawn(dir: &Path, args: &[&str]) -> Result<Self> {
-        let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
-        let node = std::env::var_os("DDRIVE_NODE").unwrap_or_else(|| "node".into());
-        let mut child = Command::new(node)
-            .arg(js.join("store-session-peer.js"))
-            .args(["--dir", dir.to_str().context("scratch path is not UTF-8")?])
-            .args(["--blocks", &BLOCKS.to_string()])
-            .args(args)
-            .env("NODE_PATH", js.join("node_modules"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting node (install Node and `cd tests/js && npm ci`)")?;
-        let stdin = child.stdin.take().context("node stdin")?;
-        let stdout = child.stdout.take().context("node stdout")?;
-        Ok(NodePeer {
-            _child: child,
-            stdin,
-            events: BufReader::new(stdout).lines(),
-        })
-    }
-
-    /// The next event named `name`; fails on an error event or when Node exits.
-    async fn expect(&mut self, name: &str) -> Result<Value> {
-        loop {
-            let line = tokio::time::timeout(WAIT, self.events.next_line())
-                .await
-                .with_context(|| format!("waiting for Node's {name:?}"))??
-                .with_context(|| format!("Node exited before {name:?}"))?;
-            let v: Value = serde_json::from_str(&line).with_context(|| line.clone())?;
-            match v["event"].as_str() {
-                Some(e) if e == name => return Ok(v),
-                Some("error" | "timeout" | "stream-error") => bail!("Node peer: {line}"),
-                _ => {}
-            }
-        }
-    }
-
-    async fn command(&mut self, line: &str) -> Result<()> {
-        self.stdin.write_all(format!("{line}\n").as_bytes()).await?;
-        self.stdin.flush().await?;
-        Ok(())
-    }
+fn node_peer(dir: &Path, args: &[&str]) -> Result<EventPeer> {
+    let dir = dir.to_str().context("scratch path is not UTF-8")?;
+    let blocks = BLOCKS.to_string();
+    let mut all = vec!["--dir", dir, "--blocks", &blocks];
+    all.extend_from_slice(args);
+    EventPeer::spawn("store-session-peer.js", &all, true, WAIT)
 }
 
 fn session(initiator: bool) -> SessionConfig {
@@ -159,7 +110,7 @@ async fn store_session_with_node(
     let node_dir = scratch.path().join("node");
     // Node prints its core's key ("ready") before it listens or dials.
     let (mut node, key, socket) = if rust_initiates {
-        let mut node = NodePeer::spawn(&node_dir, &["--role", "responder"])?;
+        let mut node = node_peer(&node_dir, &["--role", "responder"])?;
         let key = node.expect("ready").await?;
         let port = node.expect("listening").await?["port"]
             .as_u64()
@@ -169,7 +120,7 @@ async fn store_session_with_node(
     } else {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port().to_string();
-        let mut node = NodePeer::spawn(&node_dir, &["--role", "initiator", "--port", &port])?;
+        let mut node = node_peer(&node_dir, &["--role", "initiator", "--port", &port])?;
         let key = node.expect("ready").await?;
         let (socket, _) = tokio::time::timeout(WAIT, listener.accept()).await??;
         (node, key, socket)

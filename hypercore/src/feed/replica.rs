@@ -73,22 +73,20 @@ impl<S: Storage> Feed<S> {
     /// before the bits that claim them. Verification stops at the first block that fails; the
     /// blocks before it are still stored, it and those after it are not.
     pub fn put_batch(&mut self, blocks: &[PutBlock<'_>]) -> BatchPut {
-        // Hash the blocks up front, several per SIMD pass. A block over the size limit is
-        // refused before its hash is needed.
-        let hashable: Vec<&[u8]> = blocks
-            .iter()
-            .filter_map(|b| b.data)
-            .filter(|d| d.len() as u64 <= MAX_BLOCK_SIZE)
-            .collect();
-        let mut hashes = merkle::leaf_hashes(&hashable).into_iter();
+        self.put_batch_hashed(blocks, &leaf_hashes(blocks))
+    }
 
+    /// [`put_batch`](Self::put_batch) with each block's leaf hash made beforehand by
+    /// [`leaf_hashes`] from these very blocks (so a caller hashes before it locks the feed).
+    pub(crate) fn put_batch_hashed(
+        &mut self,
+        blocks: &[PutBlock<'_>],
+        leaves: &[Option<[u8; 32]>],
+    ) -> BatchPut {
         let mut pending = Pending::default();
         let mut error = None;
-        for block in blocks {
-            let leaf = match block.data {
-                Some(d) if d.len() as u64 <= MAX_BLOCK_SIZE => hashes.next(),
-                _ => None,
-            };
+        for (i, block) in blocks.iter().enumerate() {
+            let leaf = leaves.get(i).copied().flatten();
             match self.verify_block(block, leaf, &mut pending) {
                 Ok(v) => pending.verified.push(v),
                 Err(e) => {
@@ -169,6 +167,7 @@ impl<S: Storage> Feed<S> {
                 .ok_or(Error::BadProof("hash-only proof has no nodes"))?,
         };
         let mut visited = Vec::new();
+        let mut head = None;
         let signature = loop {
             if let Some(t) = &trusted
                 && *t == top
@@ -184,7 +183,7 @@ impl<S: Storage> Feed<S> {
                 local.pop_front().ok_or(Error::BadProof("empty proof"))?
             } else {
                 // No sibling: `top` must be a root of the signed tree.
-                break self.verify_roots(top, remote, &mut visited, proof, pending)?;
+                break self.verify_roots(top, remote, &mut visited, proof, pending, &mut head)?;
             };
             visited.push(top);
             let size = top
@@ -226,11 +225,15 @@ impl<S: Storage> Feed<S> {
             bits.set_node(node.index);
         }
         bits.set_node(2 * index);
+        if head.is_some() {
+            pending.head.clone_from(&head);
+        }
         Ok(Verified {
             index,
             data: data.map(|d| (offset.unwrap_or(0), d.len())),
             nodes: visited,
             signature,
+            head,
         })
     }
 
@@ -243,6 +246,7 @@ impl<S: Storage> Feed<S> {
         visited: &mut Vec<Node>,
         proof: &Proof,
         pending: &Pending,
+        head_out: &mut Option<Head>,
     ) -> Result<Option<(u64, Signature)>> {
         let last = remote.back().map_or(top.index, |n| n.index);
         let verified_by = flat_tree::right_span(top.index).max(flat_tree::right_span(last)) + 2;
@@ -275,10 +279,17 @@ impl<S: Storage> Feed<S> {
         // signature checked out, equal roots need no second Ed25519 verify (~50 us a block).
         // The proof's own signature is then not stored: its bytes were not checked, and the
         // slot already holds the verified one.
-        let already_verified = self
-            .signed_roots
+        let signed_roots = pending
+            .head
+            .as_ref()
+            .map_or(&self.signed_roots, |h| &h.signed_roots);
+        let already_verified = signed_roots
             .as_ref()
             .is_some_and(|(l, r)| *l == length && *r == roots);
+        let (known_length, live) = pending
+            .head
+            .as_ref()
+            .map_or((self.length, self.live), |h| (h.length, h.live));
         let signature = match &proof.signature {
             _ if already_verified => None,
             Some(sig) => {
@@ -287,7 +298,7 @@ impl<S: Storage> Feed<S> {
                 }
                 Some((length - 1, *sig))
             }
-            None if self.length > 0 && self.live => {
+            None if known_length > 0 && live => {
                 return Err(Error::BadProof("remote did not include a signature"));
             }
             None => {
@@ -299,19 +310,27 @@ impl<S: Storage> Feed<S> {
             }
         };
 
-        if !already_verified {
-            self.live = signature.is_some();
-            if signature.is_some() {
-                self.signed_roots = Some((length, roots.clone()));
+        // What the feed learns here (its length, that it is signed) is applied by `store`,
+        // once the batch's writes landed: a failed write leaves the feed as it was.
+        if !already_verified || length > known_length {
+            let mut head = pending.head.clone().unwrap_or_else(|| Head {
+                length: self.length,
+                byte_length: self.byte_length,
+                live: self.live,
+                signed_roots: self.signed_roots.clone(),
+            });
+            if !already_verified {
+                head.live = signature.is_some();
+                if signature.is_some() {
+                    head.signed_roots = Some((length, roots.clone()));
+                }
             }
-        }
-        if length > self.length {
-            self.length = length;
-            self.byte_length =
-                Node::total_size(&roots).ok_or(Error::BadProof("root sizes overflow"))?;
-            if self.writable() {
-                self.merkle = None;
+            if length > head.length {
+                head.length = length;
+                head.byte_length =
+                    Node::total_size(&roots).ok_or(Error::BadProof("root sizes overflow"))?;
             }
+            *head_out = Some(head);
         }
         Ok(signature)
     }
@@ -374,6 +393,18 @@ impl<S: Storage> Feed<S> {
             self.write(Store::Signatures, signature_offset(*slot), sig.as_bytes())?;
         }
 
+        // Every write landed: now the feed may grow to what the proofs showed.
+        if let Some(head) = verified.iter().rev().find_map(|v| v.head.as_ref()) {
+            self.live = head.live;
+            self.signed_roots.clone_from(&head.signed_roots);
+            if head.length > self.length {
+                self.length = head.length;
+                self.byte_length = head.byte_length;
+                if self.writable() {
+                    self.merkle = None;
+                }
+            }
+        }
         for v in verified {
             for node in &v.nodes {
                 self.bitfield.set_node(node.index);
@@ -400,6 +431,25 @@ impl<S: Storage> Feed<S> {
             None => self.node(i),
         }
     }
+}
+
+/// The leaf hash of each block with data within the size limit, several per SIMD pass: what
+/// [`Feed::put_batch_hashed`] takes, in the same order. A block over the limit gets none; it is
+/// refused before its hash is needed.
+pub(crate) fn leaf_hashes(blocks: &[PutBlock<'_>]) -> Vec<Option<[u8; 32]>> {
+    let hashable: Vec<&[u8]> = blocks
+        .iter()
+        .filter_map(|b| b.data)
+        .filter(|d| d.len() as u64 <= MAX_BLOCK_SIZE)
+        .collect();
+    let mut hashes = merkle::leaf_hashes(&hashable).into_iter();
+    blocks
+        .iter()
+        .map(|b| match b.data {
+            Some(d) if d.len() as u64 <= MAX_BLOCK_SIZE => hashes.next(),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One block from a peer for [`Feed::put_batch`].
@@ -431,6 +481,18 @@ struct Verified {
     data: Option<(u64, usize)>,
     nodes: Vec<Node>,
     signature: Option<(u64, Signature)>,
+    /// What the feed knows once this block is stored, when its proof taught it something.
+    head: Option<Head>,
+}
+
+/// The feed's length and signing state as a batch's proofs leave them, applied only once the
+/// batch is written.
+#[derive(Clone)]
+struct Head {
+    length: u64,
+    byte_length: u64,
+    live: bool,
+    signed_roots: Option<(u64, Vec<Node>)>,
 }
 
 /// What a batch proved but has not written yet.
@@ -440,6 +502,8 @@ struct Pending {
     /// Tree bits as `set_node` on the bitfield will leave them once the batch is stored.
     bits: HashSet<u64>,
     nodes: HashMap<u64, Node>,
+    /// The feed's head after the blocks verified so far.
+    head: Option<Head>,
 }
 
 /// The bitfield's tree bits plus a batch's pending ones, so `set_node` runs as it will on the

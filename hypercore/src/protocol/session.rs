@@ -757,6 +757,16 @@ impl Session {
         self.extensions.register(name)
     }
 
+    /// Withdraws a stream-level extension (JS `ext.destroy()`); `false` if it was not
+    /// registered. The remote learns the smaller list with our next extension message, and its
+    /// messages under the name are ignored from now on. Without this, a session that registers
+    /// and drops names over its life would fill the [`MAX_EXTENSIONS`] slots for good.
+    ///
+    /// [`MAX_EXTENSIONS`]: super::MAX_EXTENSIONS
+    pub fn unregister_extension(&mut self, name: &str) -> bool {
+        self.extensions.unregister(name)
+    }
+
     /// The stream-level extensions: local names, and the remote's once announced.
     pub fn extensions(&self) -> &Extensions {
         &self.extensions

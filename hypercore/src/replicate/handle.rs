@@ -73,8 +73,10 @@ impl<F: Future> Future for Replication<F> {
 }
 
 /// Most stream extensions one session registers at once (a daemon's topics): each name is
-/// announced to the peer in every `Options`, so the set stays small.
-pub const MAX_STREAM_EXTENSIONS: usize = 256;
+/// announced to the peer in every `Options`, so the set stays within what a peer decodes
+/// ([`MAX_EXTENSIONS`](crate::protocol::MAX_EXTENSIONS)). Dropping a [`StreamExtension`] frees
+/// its slot.
+pub const MAX_STREAM_EXTENSIONS: usize = crate::protocol::MAX_EXTENSIONS;
 /// Messages of one stream extension held for its reader; past it, the peer's next messages are
 /// dropped (the peer cannot make us hold more, whatever it sends).
 pub const STREAM_EXTENSION_QUEUE: usize = 256;

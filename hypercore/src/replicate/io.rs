@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::{self, UnboundedReceiver};
+use tokio::sync::mpsc::{self, Receiver};
 
 use super::error::ReplicateError;
 use super::handle::{
@@ -134,11 +134,17 @@ where
 /// on `added` later (a drive's content feed once its header arrives) then opens at once, with
 /// its first `Want` in the same write, instead of after a `Close`, a fresh remote `Open` and a
 /// round trip. A feed that is already replicated is ignored.
+///
+/// `added` is bounded: the session takes feeds from it whenever it runs, whatever its transport
+/// is doing, so it only fills while the session's task is starved. What a full channel means is
+/// the sender's choice (corestore ends the session, which a daemon's swarm then redials:
+/// holding every feed for a session that does not run would let the store's loads grow memory
+/// without a bound).
 pub fn replicate_with<T, S, F>(
     io: T,
     config: SessionConfig,
     feeds: &[SharedFeed<S>],
-    added: Option<UnboundedReceiver<SharedFeed<S>>>,
+    added: Option<Receiver<SharedFeed<S>>>,
     find: F,
 ) -> Replication<impl Future<Output = Result<(), ReplicateError>> + use<T, S, F>>
 where
@@ -160,7 +166,7 @@ pub fn replicate_with_extensions<T, S, F>(
     io: T,
     mut config: SessionConfig,
     feeds: &[SharedFeed<S>],
-    added: Option<UnboundedReceiver<SharedFeed<S>>>,
+    added: Option<Receiver<SharedFeed<S>>>,
     find: F,
     extensions: Option<StreamExtensions>,
 ) -> Replication<impl Future<Output = Result<(), ReplicateError>> + use<T, S, F>>
@@ -229,7 +235,7 @@ fn release<S: Storage>(
 
 /// Where feeds not given up front come from, and the stream extensions.
 struct Dynamic<S: Storage, F> {
-    added: Option<UnboundedReceiver<SharedFeed<S>>>,
+    added: Option<Receiver<SharedFeed<S>>>,
     find: F,
     stream: Option<StreamExtensions>,
     /// Registrations and messages from the handle's [`StreamExtension`]s.
@@ -248,7 +254,7 @@ async fn next_stream_message(stream: &mut Option<StreamExtensions>) -> Option<(S
 }
 
 async fn next_added<S: Storage>(
-    added: &mut Option<UnboundedReceiver<SharedFeed<S>>>,
+    added: &mut Option<Receiver<SharedFeed<S>>>,
 ) -> Option<SharedFeed<S>> {
     match added {
         Some(rx) => rx.recv().await,
@@ -504,13 +510,13 @@ fn apply(
 ) {
     match change {
         ExtensionChange::Register { name, incoming } => {
-            // A name dropped and registered again is still announced: only its route changes
-            // (the session has no way to withdraw a name; JS peers ignore what nobody hears).
             session.register_extension(&name);
             registered.insert(name, incoming);
         }
         ExtensionChange::Unregister(name) => {
             registered.remove(&name);
+            // Withdrawn from what the session announces, so its slot is free again.
+            session.unregister_extension(&name);
         }
     }
 }

@@ -631,7 +631,7 @@ impl Replicator {
                     self.fail_peer(peer, error);
                 }
             }
-            Message::Data(d) => return self.on_data(feed, peer, vec![d], now),
+            Message::Data(d) => return self.on_data(feed, peer, vec![(d, None)], now),
             // Unwant and Cancel are never sent by hypercore 9; extensions are not ours.
             _ => {}
         }
@@ -736,10 +736,23 @@ impl Replicator {
         messages: impl IntoIterator<Item = Message>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
+        self.on_messages_hashed(feed, peer, messages.into_iter().map(|m| (m, None)), now)
+    }
+
+    /// [`on_messages`](Self::on_messages) with the leaf hash of each `Data` block made
+    /// beforehand from its very bytes ([`leaf_hashes_of`]), so the caller hashes before it locks
+    /// the feed; a `Data` without one is hashed here.
+    pub(crate) fn on_messages_hashed<S: Storage>(
+        &mut self,
+        feed: &mut Feed<S>,
+        peer: PeerId,
+        messages: impl IntoIterator<Item = (Message, Option<[u8; 32]>)>,
+        now: Instant,
+    ) -> Result<(), ReplicateError> {
         let mut data = Vec::new();
-        for message in messages {
+        for (message, leaf) in messages {
             match message {
-                Message::Data(d) => data.push(d),
+                Message::Data(d) => data.push((d, leaf)),
                 other => {
                     if !data.is_empty() {
                         self.on_data(feed, peer, std::mem::take(&mut data), now)?;
@@ -758,12 +771,13 @@ impl Replicator {
         &mut self,
         feed: &mut Feed<S>,
         peer: PeerId,
-        batch: Vec<Data>,
+        batch: Vec<(Data, Option<[u8; 32]>)>,
         now: Instant,
     ) -> Result<(), ReplicateError> {
         let mut accepted: Vec<(Data, Proof)> = Vec::with_capacity(batch.len());
+        let mut leaves: Vec<Option<[u8; 32]>> = Vec::with_capacity(batch.len());
         let mut malformed = None;
-        for d in batch {
+        for (d, leaf) in batch {
             let Some(p) = self.peers.get_mut(&peer).filter(|p| !p.failed) else {
                 return Ok(());
             };
@@ -786,7 +800,10 @@ impl Replicator {
                 continue;
             }
             match to_proof(&d) {
-                Ok(proof) => accepted.push((d, proof)),
+                Ok(proof) => {
+                    accepted.push((d, proof));
+                    leaves.push(leaf);
+                }
                 Err(reason) => {
                     malformed = Some(ReplicateError::Malformed { index, reason });
                     break;
@@ -801,7 +818,13 @@ impl Replicator {
                 proof,
             })
             .collect();
-        let outcome = feed.put_batch(&blocks);
+        if leaves.iter().any(Option::is_none) {
+            // Hashed here, several per SIMD pass, for a caller that did not.
+            for (leaf, made) in leaves.iter_mut().zip(crate::feed::leaf_hashes(&blocks)) {
+                leaf.get_or_insert_with(|| made.unwrap_or_default());
+            }
+        }
+        let outcome = feed.put_batch_hashed(&blocks, &leaves);
         let stored: Vec<(u64, usize)> = accepted[..outcome.stored]
             .iter()
             .map(|(d, _)| (d.index, d.value.as_ref().map_or(0, Vec::len)))
@@ -1163,6 +1186,28 @@ fn serve<S: Storage>(
         signature: proof.signature.map(|s| s.0.to_vec()),
     };
     Ok(Some((data, block_size)))
+}
+
+/// The leaf hash `Feed::put_batch_hashed` expects for each `Data` message's block, in order
+/// (`None` for other messages and for blocks over the size limit), several per SIMD pass.
+#[cfg(feature = "tokio")]
+pub(crate) fn leaf_hashes_of(messages: &[Message]) -> Vec<Option<[u8; 32]>> {
+    fn block(m: &Message) -> Option<&[u8]> {
+        match m {
+            Message::Data(Data { value: Some(v), .. })
+                if v.len() as u64 <= crate::MAX_BLOCK_SIZE =>
+            {
+                Some(v.as_slice())
+            }
+            _ => None,
+        }
+    }
+    let blocks: Vec<&[u8]> = messages.iter().filter_map(block).collect();
+    let mut hashes = crate::tree::merkle::leaf_hashes(&blocks).into_iter();
+    messages
+        .iter()
+        .map(|m| block(m).and_then(|_| hashes.next()))
+        .collect()
 }
 
 fn to_proof(d: &Data) -> Result<Proof, &'static str> {

@@ -10,8 +10,11 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 
 use super::error::ReplicateError;
+use super::lock_profile::{LockCounters, LockProfile, profiling};
 use super::peer::Stats;
-use super::replicator::{PeerId, Replicator, ReplicatorConfig, ReplicatorEvent, Transmit};
+use super::replicator::{
+    PeerId, Replicator, ReplicatorConfig, ReplicatorEvent, Transmit, leaf_hashes_of,
+};
 use super::stream_extensions::EXTENSION_QUEUE;
 use crate::crypto::PublicKey;
 use crate::feed::Feed;
@@ -52,6 +55,8 @@ struct Inner<S: Storage> {
     changed: Notify,
     /// The same, for threads blocked in [`SharedFeed::get_blocking`].
     arrived: Condvar,
+    /// Time spent waiting for and holding `state`, when profiling is on.
+    lock_counters: LockCounters,
 }
 
 struct State<S: Storage> {
@@ -108,6 +113,7 @@ impl<S: Storage> SharedFeed<S> {
                 }),
                 changed: Notify::new(),
                 arrived: Condvar::new(),
+                lock_counters: LockCounters::default(),
             }),
         }
     }
@@ -350,7 +356,8 @@ impl<S: Storage> SharedFeed<S> {
     /// run elsewhere.
     pub fn get_blocking(&self, index: u64, timeout: Duration) -> Result<Vec<u8>, ReplicateError> {
         let deadline = Instant::now() + timeout;
-        let mut st = self.state();
+        // Not profiled: the condition variable needs the plain guard.
+        let mut st = self.raw_state();
         let mut wanted = false;
         loop {
             if st.feed.has(index) {
@@ -419,11 +426,15 @@ impl<S: Storage> SharedFeed<S> {
         now: Instant,
         observe: impl FnOnce(Stats),
     ) -> Result<(), ReplicateError> {
+        // BLAKE2b of the blocks before the lock: readers of the feed wait only for the checks
+        // against the tree and the writes.
+        let leaves = leaf_hashes_of(&messages);
         let mut st = self.state();
         let State {
             feed, replicator, ..
         } = &mut *st;
-        let result = replicator.on_messages(feed, peer, messages, now);
+        let messages = messages.into_iter().zip(leaves);
+        let result = replicator.on_messages_hashed(feed, peer, messages, now);
         if let Some(stats) = replicator.peer_stats(peer) {
             observe(stats);
         }
@@ -482,13 +493,36 @@ impl<S: Storage> SharedFeed<S> {
         self.settle(&mut st, None);
     }
 
-    fn state(&self) -> MutexGuard<'_, State<S>> {
+    fn raw_state(&self) -> MutexGuard<'_, State<S>> {
         // A panic elsewhere cannot leave the feed half-written: its writes are ordered so any
         // prefix is consistent, so the poisoned state is still usable.
         self.inner
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn state(&self) -> StateGuard<'_, S> {
+        if !profiling() {
+            return StateGuard {
+                guard: self.raw_state(),
+                profile: None,
+            };
+        }
+        let asked = Instant::now();
+        let guard = self.raw_state();
+        let got = Instant::now();
+        self.inner.lock_counters.locked(asked, got);
+        StateGuard {
+            guard,
+            profile: Some((&self.inner.lock_counters, got)),
+        }
+    }
+
+    /// How long lockers waited for this feed's mutex and held it, while
+    /// [`profile_locks`](super::profile_locks) was on.
+    pub fn lock_profile(&self) -> LockProfile {
+        self.inner.lock_counters.snapshot()
     }
 
     /// After any change: count failures, wake waiting readers and every other connection (it
@@ -559,10 +593,38 @@ impl<S: Storage> WeakSharedFeed<S> {
     }
 }
 
+/// The locked state of a shared feed; counts the time it is held when profiling.
+struct StateGuard<'a, S: Storage> {
+    guard: MutexGuard<'a, State<S>>,
+    profile: Option<(&'a LockCounters, Instant)>,
+}
+
+impl<S: Storage> Deref for StateGuard<'_, S> {
+    type Target = State<S>;
+
+    fn deref(&self) -> &State<S> {
+        &self.guard
+    }
+}
+
+impl<S: Storage> DerefMut for StateGuard<'_, S> {
+    fn deref_mut(&mut self) -> &mut State<S> {
+        &mut self.guard
+    }
+}
+
+impl<S: Storage> Drop for StateGuard<'_, S> {
+    fn drop(&mut self) {
+        if let Some((counters, got)) = self.profile {
+            counters.released(got);
+        }
+    }
+}
+
 /// The feed of a [`SharedFeed`], locked ([`SharedFeed::lock`]).
 pub struct FeedGuard<'a, S: Storage> {
     owner: &'a SharedFeed<S>,
-    st: MutexGuard<'a, State<S>>,
+    st: StateGuard<'a, S>,
     /// The length when locked: blocks past it were appended through this guard.
     len: u64,
 }

@@ -220,3 +220,56 @@ pub fn random_bytes(rng: &mut StdRng, len: usize) -> Vec<u8> {
     rand::RngCore::fill_bytes(rng, &mut v);
     v
 }
+
+/// A storage the test keeps a handle to while a feed owns a clone of it: to look at it (or cut
+/// its power) while the feed holds it, and to take the disk back after a failed open.
+pub struct Shared<T>(std::sync::Arc<std::sync::Mutex<T>>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(std::sync::Arc::clone(&self.0))
+    }
+}
+
+impl<T> Shared<T> {
+    pub fn new(storage: T) -> Self {
+        Shared(std::sync::Arc::new(std::sync::Mutex::new(storage)))
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> std::io::Result<R>) -> std::io::Result<R> {
+        let mut guard = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("shared storage lock poisoned"))?;
+        f(&mut guard)
+    }
+
+    /// The storage back, once no feed holds a clone.
+    pub fn into_inner(self) -> Result<T> {
+        std::sync::Arc::try_unwrap(self.0)
+            .map_err(|_| anyhow::anyhow!("the feed still holds the storage"))?
+            .into_inner()
+            .map_err(|_| anyhow::anyhow!("shared storage lock poisoned"))
+    }
+}
+
+impl<T: Storage> Storage for Shared<T> {
+    fn read_at(&mut self, store: Store, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.with(|s| s.read_at(store, offset, buf))
+    }
+    fn write_at(&mut self, store: Store, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.with(|s| s.write_at(store, offset, data))
+    }
+    fn len(&mut self, store: Store) -> std::io::Result<u64> {
+        self.with(|s| s.len(store))
+    }
+    fn exists(&mut self, store: Store) -> std::io::Result<bool> {
+        self.with(|s| s.exists(store))
+    }
+    fn truncate(&mut self, store: Store, len: u64) -> std::io::Result<()> {
+        self.with(|s| s.truncate(store, len))
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.with(|s| s.sync())
+    }
+}

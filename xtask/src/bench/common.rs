@@ -333,6 +333,7 @@ mod tests {
             "bench-hypertrie.js",
             "bench-hyperdrive.js",
             "bench-open.js",
+            "bench-multidrive.js",
             "open/setup.js",
             "open/child.js",
             "repl/setup.js",

@@ -1,7 +1,7 @@
 //! `cargo xtask bench multidrive [--rounds N] [--quick]`: multi-hyperdrive@1.1.4 against our
 //! union, in the same invocation.
 //!
-//! Each round runs our Node script `tests/js/bench-multidrive.js` (in this repository: Node's
+//! Each round runs our Node script `bench/js/bench-multidrive.js` (in this repository: Node's
 //! shared anchors have no multi-hyperdrive benchmark) and our `bench_multidrive` runner (built
 //! `--release`) on the same workloads, alternating which goes first: three drives of 10,000
 //! files each (`--quick`: 1,000), union `stat` of every file in a shuffled order, `readdir` of
@@ -15,8 +15,8 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::common::{
-    Figures, Scratch, Stat, build_example, compare, ensure_node_modules, in_turn, node_version,
-    num, output, parse_last_line, print_table_head, print_table_row,
+    Figures, Scratch, Stat, build_example, compare, ensure_node_modules, in_turn, node_scripts_dir,
+    node_version, num, output, parse_last_line, print_table_head, print_table_row,
 };
 
 struct Metric {
@@ -74,8 +74,8 @@ pub(crate) fn run(rounds: usize, quick: bool) -> Result<()> {
         ("10000", "1000")
     };
     let root = crate::root();
+    let js = node_scripts_dir(&root, "bench-multidrive.js")?;
     let node_modules = ensure_node_modules(&root, "multi-hyperdrive")?;
-    let js = root.join("tests/js");
     let runner = build_example(&root, "multidrive", "bench_multidrive")?;
     let scratch = Scratch::new("multidrive")?;
     let node_version = node_version()?;

@@ -20,7 +20,8 @@ const Corestore = require('corestore')
 const hyperdrive = require('hyperdrive')
 const multiHyperdrive = require('multi-hyperdrive')
 const raf = require('random-access-file')
-const { prng } = require('./lib/content')
+// The same seeded content as the interop tools (and our runner) make.
+const { prng } = require('../../tests/js/lib/content')
 
 function call (fn) {
   return new Promise((resolve, reject) => fn((err, val) => (err ? reject(err) : resolve(val))))
