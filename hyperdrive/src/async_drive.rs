@@ -155,6 +155,12 @@ impl AsyncDrive {
         blocking!(self, |d| d.truncate(&path, size))
     }
 
+    /// See [`Drive::set_attr`].
+    pub async fn set_attr(&self, path: &str, attr: crate::SetAttr) -> Result<Stat> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.set_attr(&path, &attr))
+    }
+
     /// See [`Drive::set_metadata`].
     pub async fn set_metadata(&self, path: &str, key: &str, value: Vec<u8>) -> Result<()> {
         let (path, key) = (path.to_owned(), key.to_owned());

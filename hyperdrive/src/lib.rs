@@ -18,7 +18,8 @@
 //! - Directories and links: [`Drive::mkdir`], [`Drive::rmdir`], [`Drive::readdir`] /
 //!   [`Drive::readdir_with_stats`] ([`ReaddirOptions`]), [`Drive::symlink`],
 //!   [`Drive::readlink`], [`Drive::stat`], [`Drive::lstat`], [`Drive::exists`].
-//! - [`Drive::set_metadata`], [`Drive::remove_metadata`]; tags ([`Drive::create_tag`],
+//! - [`Drive::set_attr`] ([`SetAttr`]: chmod, chown, utimens), [`Drive::set_metadata`],
+//!   [`Drive::remove_metadata`]; tags ([`Drive::create_tag`],
 //!   [`Drive::tagged_version`], [`Drive::tags`], [`Drive::delete_tag`]).
 //! - Mounts: [`Drive::mount`] (a drive, optionally pinned, or a hypercore as a file),
 //!   [`Drive::unmount`], [`Drive::mounts`]; reads, writes and listings cross mounts as
@@ -28,7 +29,7 @@
 //!   truncate), stored as [`DriveOptions::write_mode`] says (next section).
 //! - File descriptors with JS's flags: [`Drive::open_fd`] ([`flags`], [`parse_flags`]),
 //!   [`Drive::read_fd`], [`Drive::write_fd`], [`Drive::ftruncate`], [`Drive::fsync`],
-//!   [`Drive::fstat`], [`Drive::close_fd`].
+//!   [`Drive::fstat`], [`Drive::close_fd`], [`Drive::forget_fd`].
 //! - Durability: [`Drive::flush`] (and [`Drive::fsync`]) syncs the feeds written since the last
 //!   flush, and nothing when nothing changed, so a daemon can call it per request.
 //! - [`Drive::watch`] ([`Watcher`]: a one-slot channel of [`WatchEvent`]s, across mounts,
@@ -182,6 +183,7 @@
 #![forbid(unsafe_code)]
 
 mod async_drive;
+mod attr;
 mod clock;
 mod diff;
 mod download;
@@ -211,6 +213,7 @@ mod writer;
 
 pub use crate::{
     async_drive::{AsyncDrive, AsyncFileReader, AsyncFileWriter},
+    attr::SetAttr,
     clock::Clock,
     diff::{DiffEntry, DiffKind},
     download::{BlockRange, Download},
