@@ -82,6 +82,7 @@ mod config;
 mod daemon;
 mod drives;
 mod error;
+mod fuse;
 pub mod proto;
 mod service;
 mod sessions;
@@ -90,9 +91,10 @@ mod status;
 
 pub use crate::{
     client_config::{ClientConfig, Token},
-    config::{Bootstrap, Config, LogFormat},
+    config::{Bootstrap, Config, LogFormat, default_mountpoint},
     daemon::Daemon,
     error::{Error, Result},
+    fuse::force_unmount,
     state::{DriveRecord, NetworkRecord, RootDriveRecord},
 };
 

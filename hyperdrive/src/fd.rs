@@ -293,6 +293,17 @@ impl Drive {
         self.flush()
     }
 
+    /// Commits the descriptor's writes (the drive shows them from now on) without making them
+    /// durable: a `close` that [`Drive::fsync`] would slow down with a disk sync.
+    pub fn commit_fd(&self, fd: u64) -> Result<()> {
+        let desc = self.fds.get(fd)?;
+        let mut desc = lock(&desc);
+        if let Body::Edit(edit) = &mut desc.body {
+            edit.commit()?;
+        }
+        Ok(())
+    }
+
     /// The open file's Stat as the descriptor sees it (its size includes uncommitted writes).
     pub fn fstat(&self, fd: u64) -> Result<Stat> {
         let desc = self.fds.get(fd)?;

@@ -432,12 +432,16 @@ impl Drive {
     fn update_stat(&self, path: &str, change: impl FnOnce(&mut Stat)) -> Result<()> {
         self.ensure_writable()?;
         let name = fix_name(path);
+        // Open descriptors of the file commit first and keep the change (see set_attr).
+        self.commit_edits_of(&name)?;
         let found = self
             .resolve(&name)?
             .ok_or_else(|| Error::NotFound(name.clone()))?;
         let mut stat = decode_stat(&found)?;
         change(&mut stat);
-        self.put_node(&name, stat.encode(), found.node.flags(), false)
+        self.put_node(&name, stat.encode(), found.node.flags(), false)?;
+        self.rebase_edits_of(&name, &stat);
+        Ok(())
     }
 
     /// Sets one metadata entry of `path`'s Stat (other fields, times included, are kept).

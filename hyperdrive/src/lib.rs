@@ -29,7 +29,8 @@
 //!   truncate), stored as [`DriveOptions::write_mode`] says (next section).
 //! - File descriptors with JS's flags: [`Drive::open_fd`] ([`flags`], [`parse_flags`]),
 //!   [`Drive::read_fd`], [`Drive::write_fd`], [`Drive::ftruncate`], [`Drive::fsync`],
-//!   [`Drive::fstat`], [`Drive::close_fd`], [`Drive::forget_fd`].
+//!   [`Drive::fstat`], [`Drive::close_fd`], [`Drive::commit_fd`],
+//!   [`Drive::forget_fd`].
 //! - Durability: [`Drive::flush`] (and [`Drive::fsync`]) syncs the feeds written since the last
 //!   flush, and nothing when nothing changed, so a daemon can call it per request.
 //! - [`Drive::watch`] ([`Watcher`]: a one-slot channel of [`WatchEvent`]s, across mounts,

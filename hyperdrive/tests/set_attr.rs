@@ -76,3 +76,16 @@ fn a_forgotten_descriptor_commits_nothing() -> hyperdrive::Result<()> {
     assert!(!d.exists("/f")?);
     Ok(())
 }
+
+#[test]
+fn metadata_set_while_open_survives_the_close() -> hyperdrive::Result<()> {
+    let d = drive();
+    let fd = d.open_fd("/f", flags::O_CREAT | flags::O_RDWR)?;
+    d.write_fd(fd, b"data", Some(0))?;
+    d.set_metadata("/f", "color", b"blue")?;
+    d.close_fd(fd)?;
+    let stat = d.lstat("/f")?;
+    assert_eq!(stat.metadata.get("color"), Some(Some(&b"blue"[..])));
+    assert_eq!(d.read_file("/f")?, b"data");
+    Ok(())
+}

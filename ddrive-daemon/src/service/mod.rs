@@ -26,6 +26,7 @@ pub(crate) use self::{
 pub(crate) struct App {
     pub(crate) drives: Arc<Drives>,
     pub(crate) info: DaemonInfo,
+    pub(crate) fuse: crate::fuse::Fuse,
 }
 
 /// Longest path accepted (Linux's PATH_MAX).
