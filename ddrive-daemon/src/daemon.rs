@@ -110,7 +110,10 @@ impl Daemon {
                 DriveService::new(app.clone()),
                 check.clone(),
             ))
-            .add_service(FuseServer::with_interceptor(FuseService, check.clone()))
+            .add_service(FuseServer::with_interceptor(
+                FuseService(app.clone()),
+                check.clone(),
+            ))
             .add_service(PeersServer::with_interceptor(PeersService, check.clone()))
             .add_service(PeersocketsServer::with_interceptor(
                 PeersocketsService,

@@ -73,6 +73,7 @@ pub(crate) struct FuseMount {
     session: Mutex<Option<BackgroundSession>>,
     mountpoint: PathBuf,
     key: [u8; 32],
+    drive: Drive,
 }
 
 impl FuseMount {
@@ -104,7 +105,7 @@ impl FuseMount {
             drives,
             remotes: Mutex::new(network::Remotes::default()),
         });
-        let fs = fs::DriveFs::new(root, ctx);
+        let fs = fs::DriveFs::new(root.clone(), ctx);
         let mut options = fuser::Config::default();
         options.mount_options = vec![
             MountOption::FSName("ddrive".to_owned()),
@@ -124,12 +125,18 @@ impl FuseMount {
             session: Mutex::new(Some(session)),
             mountpoint,
             key,
+            drive: root,
         })
     }
 
     /// Where the drive is mounted.
     pub(crate) fn mountpoint(&self) -> &Path {
         &self.mountpoint
+    }
+
+    /// The mounted drive.
+    pub(crate) fn drive(&self) -> &Drive {
+        &self.drive
     }
 
     /// The mounted drive's key.
