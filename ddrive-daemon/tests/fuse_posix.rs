@@ -120,6 +120,7 @@ async fn random_writes_truncate_and_attributes() -> TestResult {
         let p = m.join("r.bin");
         let f = std::fs::OpenOptions::new()
             .create(true)
+            .truncate(false)
             .read(true)
             .write(true)
             .open(&p)?;
