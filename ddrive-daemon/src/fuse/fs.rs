@@ -168,7 +168,14 @@ impl DriveFs {
             .map_err(|e| self.fail("getattr", path, &e))
     }
 
+    /// The attributes of `node`; `ino` 0 looks the inode up (a node the kernel may already
+    /// know, with an open writer whose size must win over the committed one).
     fn attr_of(&self, ino: u64, node: &Node) -> Res<(FileAttr, Duration)> {
+        let ino = if ino == 0 {
+            lock(&self.inodes).peek(node).unwrap_or(0)
+        } else {
+            ino
+        };
         match node {
             Node::Root(path) => {
                 let stat = self.root_stat(ino, path)?;
