@@ -174,3 +174,27 @@ async fn the_network_folder_is_read_only_with_real_sizes() -> TestResult {
     daemon.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drive_no_peer_serves_fails_with_eio_instead_of_hanging() -> TestResult {
+    if !fuse_ready("a_drive_no_peer_serves_fails_with_eio_instead_of_hanging") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let mut config = fuse_support::config(dir.path());
+    config.fuse_read_timeout = Duration::from_millis(300);
+    let daemon = Daemon::start(config).await?;
+    let mnt = daemon.mountpoint().ok_or("not mounted")?;
+    let unknown = "ab".repeat(32);
+    let err = blocking(move || Ok(std::fs::metadata(mnt.join("Network").join(unknown))))
+        .await?
+        .err()
+        .ok_or("a drive nobody serves has no root to stat")?;
+    assert_eq!(
+        err.raw_os_error(),
+        Some(5),
+        "EIO after the read timeout: {err}"
+    );
+    daemon.shutdown().await?;
+    Ok(())
+}
