@@ -231,6 +231,12 @@ impl AsyncDrive {
         blocking!(self, |d| d.rename(&from, &to))
     }
 
+    /// See [`Drive::exchange`].
+    pub async fn exchange(&self, a: &str, b: &str) -> Result<()> {
+        let (a, b) = (a.to_owned(), b.to_owned());
+        blocking!(self, |d| d.exchange(&a, &b))
+    }
+
     /// See [`Drive::write_at`].
     pub async fn write_at(&self, path: &str, offset: u64, data: Vec<u8>) -> Result<Stat> {
         let path = path.to_owned();

@@ -24,7 +24,8 @@
 //! - Mounts: [`Drive::mount`] (a drive, optionally pinned, or a hypercore as a file),
 //!   [`Drive::unmount`], [`Drive::mounts`]; reads, writes and listings cross mounts as
 //!   mountable-hypertrie does.
-//! - [`Drive::rename`]: files, links, mount points and whole directories in one atomic batch.
+//! - [`Drive::rename`]: files, links, mount points and whole directories in one atomic batch;
+//!   [`Drive::exchange`] swaps two nodes (`RENAME_EXCHANGE`).
 //! - Random access: [`Drive::write_at`], [`Drive::append`], [`Drive::set_len`] (POSIX
 //!   truncate), stored as [`DriveOptions::write_mode`] says (next section).
 //! - File descriptors with JS's flags: [`Drive::open_fd`] ([`flags`], [`parse_flags`]),
