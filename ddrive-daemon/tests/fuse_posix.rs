@@ -196,3 +196,35 @@ async fn a_removed_open_file_does_not_come_back() -> TestResult {
     daemon.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_noreplace_and_exchange() -> TestResult {
+    if !fuse_ready("rename_noreplace_and_exchange") {
+        return Ok(());
+    }
+    if !fuse_support::have("python3") {
+        eprintln!("SKIPPED rename_noreplace_and_exchange: python3 calls renameat2 here");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let (daemon, mnt) = start(dir.path()).await?;
+    // renameat2(2) through glibc: flag 1 RENAME_NOREPLACE, 2 RENAME_EXCHANGE.
+    let out = sh(
+        &mnt,
+        "echo one > a && echo two > b
+         python3 - <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def renameat2(a, b, flags):
+    r = libc.renameat2(-100, a.encode(), -100, b.encode(), flags)
+    return 0 if r == 0 else ctypes.get_errno()
+print(renameat2('a', 'b', 1) == 17)  # EEXIST
+print(renameat2('a', 'b', 2))
+print(open('a').read().strip(), open('b').read().strip())
+PY",
+    )
+    .await?;
+    assert_eq!(out, "True\n0\ntwo one\n");
+    daemon.shutdown().await?;
+    Ok(())
+}

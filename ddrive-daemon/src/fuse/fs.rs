@@ -335,8 +335,7 @@ impl DriveFs {
 
     fn do_rename(&self, from: &str, to: &str, flags: RenameFlags) -> Res<()> {
         if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            // TODO: an exchange needs both puts in one trie batch (not in the drive API yet).
-            return Err(Errno::EINVAL);
+            return self.do_exchange(from, to);
         }
         let target = self.root.lstat(to);
         if flags.contains(RenameFlags::RENAME_NOREPLACE) && target.is_ok() {
@@ -366,9 +365,32 @@ impl DriveFs {
             }
         }
         lock(&self.inodes).rename(from, to);
-        // Open writers follow their file: a new descriptor at the new name (nothing is
-        // pending in the old one, it was just committed).
-        for ino in moving {
+        self.follow(moving)
+    }
+
+    /// Swaps two files (`RENAME_EXCHANGE`), in one batch.
+    fn do_exchange(&self, a: &str, b: &str) -> Res<()> {
+        let inos: Vec<u64> = {
+            let inodes = lock(&self.inodes);
+            [a, b]
+                .iter()
+                .filter_map(|p| inodes.peek(&Node::Root((*p).to_owned())))
+                .collect()
+        };
+        for ino in &inos {
+            self.commit(*ino, false)?;
+        }
+        self.root
+            .exchange(a, b)
+            .map_err(|e| self.fail("rename", a, &e))?;
+        lock(&self.inodes).exchange(a, b);
+        self.follow(inos)
+    }
+
+    /// Open writers of `inos` follow their file to its new name: a new descriptor there
+    /// (nothing is pending in the old one, it was committed before the move).
+    fn follow(&self, inos: Vec<u64>) -> Res<()> {
+        for ino in inos {
             let Some(Node::Root(path)) = lock(&self.inodes).node(ino) else {
                 continue;
             };

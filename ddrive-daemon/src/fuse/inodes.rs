@@ -190,6 +190,25 @@ impl Inodes {
         }
     }
 
+    /// The root-drive nodes `a` and `b` swapped places (`RENAME_EXCHANGE`).
+    pub(crate) fn exchange(&mut self, a: &str, b: &str) {
+        let (na, nb) = (Node::Root(a.to_owned()), Node::Root(b.to_owned()));
+        let ia = self.by_node.remove(&na);
+        let ib = self.by_node.remove(&nb);
+        if let Some(ino) = ia {
+            if let Some(e) = self.by_ino.get_mut(&ino) {
+                e.node = nb.clone();
+            }
+            self.by_node.insert(nb, ino);
+        }
+        if let Some(ino) = ib {
+            if let Some(e) = self.by_ino.get_mut(&ino) {
+                e.node = na.clone();
+            }
+            self.by_node.insert(na, ino);
+        }
+    }
+
     /// The open inodes whose root-drive path is `path` or under it.
     pub(crate) fn under(&self, path: &str) -> Vec<u64> {
         self.by_node
@@ -238,6 +257,17 @@ mod tests {
         assert_eq!(t.node(other), Some(Node::Root("/dx".into())));
         assert_eq!(t.peek(&Node::Root("/e/f".into())), Some(f));
         assert_eq!(t.under("/e").len(), 2);
+    }
+
+    #[test]
+    fn an_exchange_swaps_two_inodes() {
+        let mut t = Inodes::default();
+        let a = t.lookup(Node::Root("/a".into()));
+        let b = t.lookup(Node::Root("/b".into()));
+        t.exchange("/a", "/b");
+        assert_eq!(t.node(a), Some(Node::Root("/b".into())));
+        assert_eq!(t.node(b), Some(Node::Root("/a".into())));
+        assert_eq!(t.peek(&Node::Root("/a".into())), Some(b));
     }
 
     #[test]

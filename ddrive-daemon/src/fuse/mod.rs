@@ -9,7 +9,9 @@
 //! (`mountinfo.rs`), so a restart needs no manual step.
 //!
 //! What is not done here yet: hard links, special files and block-sharing copies answer
-//! ENOSYS (the drive gains them separately), `RENAME_EXCHANGE` is EINVAL, and a request the
+//! ENOSYS (the drive gains them separately), `RENAME_EXCHANGE` of a directory with entries is
+//! EINVAL, the kernel's caches of a changed drive expire with their 1 s TTL rather than
+//! being invalidated by notification, and a request the
 //! kernel interrupts still runs to its bound (fuser does not pass FUSE_INTERRUPT on), which
 //! for a read of a remote drive is the read timeout.
 
