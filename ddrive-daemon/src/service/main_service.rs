@@ -29,7 +29,8 @@ impl Hyperdrive for HyperdriveService {
             uptime: self.0.info.uptime_ms(),
             holepunchable: false,
             remote_address: String::new(),
-            fuse_available: crate::fuse::available(),
+            // FUSE is on (not --no-fuse) and the machine has /dev/fuse.
+            fuse_available: self.0.fuse.configured(),
             // Observed: the kernel lists the mount now (not that it was mounted once).
             fuse_configured: self.0.fuse.current().is_some_and(|m| m.is_mounted()),
             noise_key: Vec::new(),
