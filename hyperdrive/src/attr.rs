@@ -62,7 +62,8 @@ impl SetAttr {
 impl Drive {
     /// Changes the mode bits, owner and modification time of the node at `path` (symlinks
     /// are not followed) in one put, keeping every other field; the change time becomes now.
-    /// A directory known only through the nodes under it gets a Stat of its own.
+    /// A directory known only through the nodes under it gets a Stat of its own; the root
+    /// is EINVAL.
     ///
     /// Writable descriptors open on the same file (through this handle or its clones) commit
     /// their writes first and keep the new attributes, so their next commit does not undo
@@ -70,6 +71,12 @@ impl Drive {
     pub fn set_attr(&self, path: &str, attr: &SetAttr) -> Result<Stat> {
         self.ensure_writable()?;
         let name = fix_name(path);
+        if name == "/" {
+            // The root has no node of its own; a put at the empty key would shadow the tree.
+            return Err(Error::InvalidArgument(
+                "the root's attributes are fixed".into(),
+            ));
+        }
         self.commit_edits_of(&name)?;
         let now = self.now();
         let (mut stat, flags) = match self.resolve(&name)? {

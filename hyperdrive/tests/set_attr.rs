@@ -41,6 +41,8 @@ fn an_implicit_directory_gets_a_stat() -> hyperdrive::Result<()> {
         d.set_attr("/missing", &SetAttr::default().mode(0o700))
             .is_err()
     );
+    assert!(d.set_attr("/", &SetAttr::default().mode(0o700)).is_err());
+    assert_eq!(d.read_file("/dir/a")?, b"x", "the tree is intact");
     Ok(())
 }
 
