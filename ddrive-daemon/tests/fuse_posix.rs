@@ -228,3 +228,20 @@ PY",
     daemon.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chmod_of_the_mountpoint_keeps_the_tree() -> TestResult {
+    if !fuse_ready("chmod_of_the_mountpoint_keeps_the_tree") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let (daemon, mnt) = start(dir.path()).await?;
+    let out = sh(&mnt, "echo kept > f.txt && chmod 755 . && cat f.txt").await?;
+    assert_eq!(out, "kept\n");
+    daemon.shutdown().await?;
+    let (daemon, mnt) = start(dir.path()).await?;
+    let out = sh(&mnt, "cat f.txt").await?;
+    assert_eq!(out, "kept\n", "and after a restart");
+    daemon.shutdown().await?;
+    Ok(())
+}

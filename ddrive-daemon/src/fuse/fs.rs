@@ -628,7 +628,9 @@ impl Filesystem for DriveFs {
                 Some(TimeOrNow::SpecificTime(t)) => change = change.mtime(millis(t)),
                 None => {}
             }
-            if change != SetAttr::default() {
+            // The mount's root has no Stat to keep them in (chmod of the mountpoint is a
+            // no-op rather than an error, as tools chmod it routinely).
+            if change != SetAttr::default() && path != "/" {
                 self.root
                     .set_attr(&path, &change)
                     .map_err(|e| self.fail("setattr", &path, &e))?;
@@ -1168,6 +1170,9 @@ impl Filesystem for DriveFs {
             }
             let key = name.strip_prefix(USER_XATTR).ok_or(Errno::EOPNOTSUPP)?;
             let path = self.root_path(ino, true)?;
+            if path == "/" {
+                return Err(Errno::EPERM);
+            }
             self.ensure_writable()?;
             let node = Node::Root(path.clone());
             let exists = self.xattr(&node, name).is_ok();
