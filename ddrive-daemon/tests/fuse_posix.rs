@@ -245,3 +245,36 @@ async fn chmod_of_the_mountpoint_keeps_the_tree() -> TestResult {
     daemon.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_other_checks_other_users_against_the_mode_bits() -> TestResult {
+    if !fuse_ready("allow_other_checks_other_users_against_the_mode_bits") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    // `nobody` must be able to walk to the mountpoint.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    let as_nobody = std::process::Command::new("su")
+        .args(["nobody", "-s", "/bin/sh", "-c", "true"])
+        .status();
+    if !as_nobody.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED allow_other_checks_other_users_against_the_mode_bits: cannot su nobody");
+        return Ok(());
+    }
+    let mut config = fuse_support::config(dir.path());
+    config.allow_other = true;
+    let daemon = ddrive_daemon::Daemon::start(config).await?;
+    let mnt = daemon.mountpoint().ok_or("not mounted")?;
+    let out = sh(
+        &mnt,
+        &format!(
+            "echo open > open.txt && echo secret > private.txt && chmod 600 private.txt
+             su nobody -s /bin/sh -c 'cd {0}; cat open.txt; cat private.txt 2>/dev/null || echo denied; touch new 2>/dev/null || echo read-only'",
+            mnt.display()
+        ),
+    )
+    .await?;
+    assert_eq!(out, "open\ndenied\nread-only\n");
+    daemon.shutdown().await?;
+    Ok(())
+}
