@@ -85,6 +85,15 @@ pub(crate) fn start(storage: PathBuf, args: StartArgs) -> Result<ExitCode> {
     if args.no_announce {
         cmd.arg("--no-announce");
     }
+    if let Some(mountpoint) = &args.mountpoint {
+        cmd.arg("--mountpoint").arg(mountpoint);
+    }
+    if args.no_fuse {
+        cmd.arg("--no-fuse");
+    }
+    if args.allow_other {
+        cmd.arg("--allow-other");
+    }
     cmd.stdin(Stdio::null())
         .stdout(log.try_clone().context("cannot share the log file")?)
         .stderr(log);
@@ -158,6 +167,13 @@ async fn run_foreground(storage: PathBuf, args: StartArgs) -> Result<ExitCode> {
             .ok()
             .filter(|t| !t.is_empty())
             .map(ddrive_daemon::Token::new),
+        mountpoint: (!args.no_fuse).then(|| {
+            args.mountpoint
+                .clone()
+                .unwrap_or_else(ddrive_daemon::default_mountpoint)
+        }),
+        allow_other: args.allow_other,
+        ..Config::default()
     };
     let mut daemon = Daemon::start(config)
         .await
@@ -191,6 +207,18 @@ async fn run_foreground(storage: PathBuf, args: StartArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+pub(crate) fn force_unmount(mountpoint: Option<PathBuf>) -> Result<ExitCode> {
+    let mountpoint = mountpoint.unwrap_or_else(ddrive_daemon::default_mountpoint);
+    let n = ddrive_daemon::force_unmount(&mountpoint)
+        .with_context(|| format!("cannot unmount {}", mountpoint.display()))?;
+    if n == 0 {
+        println!("Nothing is mounted at {}.", mountpoint.display());
+    } else {
+        println!("Unmounted {}.", mountpoint.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn stop(storage: &Path) -> Result<ExitCode> {

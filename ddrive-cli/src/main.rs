@@ -6,6 +6,8 @@
 //!   already answers.
 //! - `ddrive stop`: asks the daemon to stop (SIGTERM to the pid in `<storage>/daemon.pid`) and
 //!   waits at most 10 s for it to be gone.
+//! - `ddrive force-unmount [--mountpoint DIR]`: aborts and detaches a FUSE mount a killed
+//!   daemon left behind (a started daemon does this by itself).
 //! - `ddrive status`: versions, uptime, drives and peers; exit 1 with "The ddrive daemon is not
 //!   running." when none answers.
 //!
@@ -37,6 +39,12 @@ enum Command {
     Stop,
     /// Show whether the daemon runs, its versions, uptime, drives and peers.
     Status,
+    /// Abort and detach a FUSE mount left at the mountpoint by a daemon that died.
+    ForceUnmount {
+        /// The mountpoint (default ~/DDrive).
+        #[arg(long)]
+        mountpoint: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +76,15 @@ struct StartArgs {
     /// Log format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
+    /// Where the root drive is mounted with FUSE (default ~/DDrive).
+    #[arg(long)]
+    mountpoint: Option<PathBuf>,
+    /// Do not mount the root drive.
+    #[arg(long)]
+    no_fuse: bool,
+    /// Let other users reach the mount (allow_other), checked against the mode bits.
+    #[arg(long)]
+    allow_other: bool,
     /// Set by `start` for the background daemon it launches: leave the terminal's session.
     #[arg(long, hide = true)]
     detach_session: bool,
@@ -82,6 +99,7 @@ fn main() -> std::process::ExitCode {
         Command::Start(args) => commands::start(storage, args),
         Command::Stop => commands::stop(&storage),
         Command::Status => commands::status(&storage),
+        Command::ForceUnmount { mountpoint } => commands::force_unmount(mountpoint),
     };
     match result {
         Ok(code) => code,

@@ -32,7 +32,10 @@ fn start_status_stop() {
     assert_eq!(status.status.code(), Some(1));
     assert_eq!(text(&status).trim(), "The ddrive daemon is not running.");
 
-    let start = ddrive(storage, &["start", "--port", &port, "--bootstrap", "none"]);
+    let start = ddrive(
+        storage,
+        &["start", "--port", &port, "--bootstrap", "none", "--no-fuse"],
+    );
     assert!(
         start.status.success(),
         "{}{}",
@@ -63,4 +66,19 @@ fn start_status_stop() {
     assert!(!storage.join("daemon.pid").exists());
     let status = ddrive(storage, &["status"]);
     assert_eq!(status.status.code(), Some(1));
+}
+
+#[test]
+fn force_unmount_of_a_folder_without_a_mount() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let mnt = dir.path().join("mnt");
+    let out = ddrive(
+        dir.path(),
+        &["force-unmount", "--mountpoint", &mnt.display().to_string()],
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out).trim(),
+        format!("Nothing is mounted at {}.", mnt.display())
+    );
 }

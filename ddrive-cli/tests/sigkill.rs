@@ -34,7 +34,14 @@ async fn start(storage: &Path) -> Result<Running, Box<dyn std::error::Error>> {
     let child = Command::new(env!("CARGO_BIN_EXE_ddrive"))
         .arg("--storage")
         .arg(storage)
-        .args(["start", "--foreground", "--bootstrap", "none", "--port"])
+        .args([
+            "start",
+            "--foreground",
+            "--no-fuse",
+            "--bootstrap",
+            "none",
+            "--port",
+        ])
         .arg(port.to_string())
         .env_remove("DDRIVE_TOKEN")
         .stdin(Stdio::null())

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The folder the daemon keeps its state in when none is given: `$DDRIVE_STORAGE`, else
 /// `~/.ddrive`.
@@ -77,6 +78,20 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The API token; `None` draws a new random one at every start.
     pub token: Option<crate::Token>,
+    /// Where the root drive is mounted with FUSE at start (the CLI's default is
+    /// [`default_mountpoint`]); `None` (the library default, and `--no-fuse`): no mount.
+    pub mountpoint: Option<PathBuf>,
+    /// Mount with `allow_other` and `default_permissions`: other users reach the mount and
+    /// are checked against the mode bits (`--allow-other`).
+    pub allow_other: bool,
+    /// How long a FUSE read waits for blocks from peers before failing with EIO.
+    pub fuse_read_timeout: Duration,
+}
+
+/// `~/DDrive`: where the CLI mounts the root drive unless told otherwise.
+pub fn default_mountpoint() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join("DDrive")
 }
 
 impl Default for Config {
@@ -92,6 +107,9 @@ impl Default for Config {
             log_level: "info".to_owned(),
             log_format: LogFormat::Text,
             token: None,
+            mountpoint: None,
+            allow_other: false,
+            fuse_read_timeout: hyperdrive::DEFAULT_BLOCK_TIMEOUT,
         }
     }
 }

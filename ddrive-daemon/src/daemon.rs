@@ -15,6 +15,7 @@ use crate::client_config::{ClientConfig, Token};
 use crate::config::Config;
 use crate::drives::Drives;
 use crate::error::{Error, Result};
+use crate::fuse::{Fuse, MountConfig};
 use crate::proto::{
     drive_server::DriveServer, fuse_server::FuseServer, hyperdrive_server::HyperdriveServer,
     peers_server::PeersServer, peersockets_server::PeersocketsServer,
@@ -81,10 +82,23 @@ impl Daemon {
         };
         client_config.write(&storage)?;
 
+        let fuse_config = config.mountpoint.clone().map(|mountpoint| MountConfig {
+            mountpoint,
+            allow_other: config.allow_other,
+            read_timeout: config.fuse_read_timeout,
+            storage: storage.clone(),
+        });
         let app = Arc::new(App {
             drives,
             info: DaemonInfo::new(),
+            fuse: Fuse::new(fuse_config),
         });
+        if app.fuse.configured()
+            && let Err(e) = app.fuse.mount_root(&app.drives).await
+        {
+            // The API still serves; `status` shows the drive is not mounted.
+            tracing::error!(error = %e, "the root drive could not be mounted");
+        }
         let auth = Auth::new(token);
         let check = move |r| auth.check(r);
         let router = Server::builder()
@@ -96,7 +110,10 @@ impl Daemon {
                 DriveService::new(app.clone()),
                 check.clone(),
             ))
-            .add_service(FuseServer::with_interceptor(FuseService, check.clone()))
+            .add_service(FuseServer::with_interceptor(
+                FuseService(app.clone()),
+                check.clone(),
+            ))
             .add_service(PeersServer::with_interceptor(PeersService, check.clone()))
             .add_service(PeersocketsServer::with_interceptor(
                 PeersocketsService,
@@ -130,6 +147,20 @@ impl Daemon {
         &self.client_config
     }
 
+    /// Where the root drive is mounted, when it is (as the kernel's mount table shows).
+    pub fn mountpoint(&self) -> Option<std::path::PathBuf> {
+        self.app
+            .fuse
+            .current()
+            .filter(|m| m.is_mounted())
+            .map(|m| m.mountpoint().to_owned())
+    }
+
+    /// The root drive's key, once it is mounted.
+    pub fn root_drive_key(&self) -> Option<[u8; 32]> {
+        self.app.fuse.current().map(|m| m.key())
+    }
+
     /// How many client sessions are open.
     pub fn session_count(&self) -> usize {
         self.app.drives.session_count()
@@ -146,6 +177,9 @@ impl Daemon {
                 .await
                 .map_err(|e| Error::Server(e.to_string()))?
                 .map_err(|e| Error::Server(e.to_string()))?;
+        }
+        if let Err(e) = self.app.fuse.unmount(&self.app.drives).await {
+            tracing::error!(error = %e, "the root drive could not be unmounted");
         }
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.close())

@@ -30,7 +30,26 @@
 //! arrive, so neither side needs a whole file in memory, and a write whose stream breaks before
 //! its end leaves no file behind.
 //!
-//! Not served yet: FUSE (UNIMPLEMENTED "FUSE is not available in this build"), networking
+//! # FUSE
+//! With [`Config::mountpoint`] set (the CLI's default is [`default_mountpoint`], `~/DDrive`;
+//! `--no-fuse` leaves it unset) and `/dev/fuse` present, the daemon mounts the user's root
+//! drive there at start: made on the first start, remembered in the state database, never
+//! announced. A dead mount a killed daemon left at the mountpoint is found in
+//! `/proc/self/mountinfo`, aborted and detached first ([`force_unmount`] does the same by
+//! hand); [`Daemon::shutdown`] unmounts. The mount holds the root drive's folders and files
+//! (POSIX reads and writes at any offset, appends, truncation, renames of files and folders,
+//! symlinks, modes, owners, times, `user.*` xattrs, real `statfs`), sub-drives mounted inside
+//! it through the `Fuse` service, and the read-only `Network/` folder (any drive by key, a
+//! checkout as `<key>+<version>`, per-drive stats). [`Config::allow_other`] mounts with
+//! `allow_other,default_permissions`; a read that needs blocks from peers waits at most
+//! [`Config::fuse_read_timeout`] and fails with EIO. Writes are staged per open file and
+//! committed as one Stat on `close`, `fsync` (durable) and the last release, so files stay
+//! readable by Node's hyperdrive. Hard links, special files and block-sharing copies answer
+//! ENOSYS for now. `Hyperdrive.status` reports the mount as the kernel's mount table shows it.
+//! Tests: `cargo test -p ddrive-daemon --test fuse_posix --test fuse_apps --test fuse_drives
+//! --test fuse_recovery` (skipped, with a message, where `/dev/fuse` is missing).
+//!
+//! Not served yet: networking
 //! (peers, peersockets, swarm joins: configurations are stored and reported but no swarm
 //! runs, so a read of a block only peers hold fails at once with UNAVAILABLE, and `download`
 //! only checks the path), mirroring, and the fd-based `open`/`read`/`write` the Node daemon
@@ -82,6 +101,7 @@ mod config;
 mod daemon;
 mod drives;
 mod error;
+mod fuse;
 pub mod proto;
 mod service;
 mod sessions;
@@ -90,9 +110,10 @@ mod status;
 
 pub use crate::{
     client_config::{ClientConfig, Token},
-    config::{Bootstrap, Config, LogFormat},
+    config::{Bootstrap, Config, LogFormat, default_mountpoint},
     daemon::Daemon,
     error::{Error, Result},
+    fuse::force_unmount,
     state::{DriveRecord, NetworkRecord, RootDriveRecord},
 };
 

@@ -11,7 +11,6 @@ use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
 use std::collections::BTreeMap;
 
-use crate::attributes::Attributes;
 use crate::diff::DiffEntry;
 use crate::download::Download;
 use crate::drive::Drive;
@@ -156,6 +155,12 @@ impl AsyncDrive {
         blocking!(self, |d| d.truncate(&path, size))
     }
 
+    /// See [`Drive::set_attr`].
+    pub async fn set_attr(&self, path: &str, attr: crate::SetAttr) -> Result<Stat> {
+        let path = path.to_owned();
+        blocking!(self, |d| d.set_attr(&path, &attr))
+    }
+
     /// See [`Drive::set_metadata`].
     pub async fn set_metadata(&self, path: &str, key: &str, value: Vec<u8>) -> Result<()> {
         let (path, key) = (path.to_owned(), key.to_owned());
@@ -250,10 +255,10 @@ impl AsyncDrive {
         blocking!(self, |d| d.copy_file(&from, &to))
     }
 
-    /// See [`Drive::set_attributes`].
-    pub async fn set_attributes(&self, path: &str, attributes: Attributes) -> Result<Stat> {
-        let path = path.to_owned();
-        blocking!(self, |d| d.set_attributes(&path, &attributes))
+    /// See [`Drive::exchange`].
+    pub async fn exchange(&self, a: &str, b: &str) -> Result<()> {
+        let (a, b) = (a.to_owned(), b.to_owned());
+        blocking!(self, |d| d.exchange(&a, &b))
     }
 
     /// See [`Drive::write_at`].

@@ -99,6 +99,19 @@ impl Edit {
         self.layout.size()
     }
 
+    /// The path the Stat is put at.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Takes `stat` (just put by someone else, with this edit's committed content) as the
+    /// Stat the next commit starts from. Only valid while nothing is pending.
+    pub(crate) fn rebase(&mut self, stat: &Stat) {
+        if !self.dirty {
+            self.base = stat.clone();
+        }
+    }
+
     /// The Stat as it will be after a commit (size included).
     pub(crate) fn stat(&self) -> Stat {
         Stat {

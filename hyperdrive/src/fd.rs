@@ -131,6 +131,11 @@ impl FdTable {
             .ok_or(Error::BadFileDescriptor(fd))
     }
 
+    /// Every open descriptor.
+    fn all(&self) -> Vec<Arc<Mutex<FileDescriptor>>> {
+        lock(&self.slots).iter().flatten().cloned().collect()
+    }
+
     fn remove(&self, fd: u64) -> Result<Arc<Mutex<FileDescriptor>>> {
         let mut slots = lock(&self.slots);
         let taken = Self::index(fd)
@@ -288,6 +293,17 @@ impl Drive {
         self.flush()
     }
 
+    /// Commits the descriptor's writes (the drive shows them from now on) without making them
+    /// durable: a `close` that [`Drive::fsync`] would slow down with a disk sync.
+    pub fn commit_fd(&self, fd: u64) -> Result<()> {
+        let desc = self.fds.get(fd)?;
+        let mut desc = lock(&desc);
+        if let Body::Edit(edit) = &mut desc.body {
+            edit.commit()?;
+        }
+        Ok(())
+    }
+
     /// The open file's Stat as the descriptor sees it (its size includes uncommitted writes).
     pub fn fstat(&self, fd: u64) -> Result<Stat> {
         let desc = self.fds.get(fd)?;
@@ -307,5 +323,35 @@ impl Drive {
             edit.commit()?;
         }
         Ok(())
+    }
+
+    /// Closes the descriptor *without* committing its writes (a file removed while open:
+    /// committing would bring it back).
+    pub fn forget_fd(&self, fd: u64) -> Result<()> {
+        self.fds.remove(fd).map(|_| ())
+    }
+
+    /// Commits every writable descriptor open on the file `name`.
+    pub(crate) fn commit_edits_of(&self, name: &str) -> Result<()> {
+        for desc in self.fds.all() {
+            if let Body::Edit(edit) = &mut lock(&desc).body
+                && edit.name() == name
+            {
+                edit.commit()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes `stat` the base of every writable descriptor open on `name` (see
+    /// [`Edit::rebase`]).
+    pub(crate) fn rebase_edits_of(&self, name: &str, stat: &Stat) {
+        for desc in self.fds.all() {
+            if let Body::Edit(edit) = &mut lock(&desc).body
+                && edit.name() == name
+            {
+                edit.rebase(stat);
+            }
+        }
     }
 }

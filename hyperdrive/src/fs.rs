@@ -437,12 +437,16 @@ impl Drive {
     ) -> Result<Stat> {
         self.ensure_writable()?;
         let name = fix_name(path);
+        // Open descriptors of the file commit first and keep the change (see set_attr).
+        self.commit_edits_of(&name)?;
         let found = self
             .resolve(&name)?
             .ok_or_else(|| Error::NotFound(name.clone()))?;
         let mut stat = decode_stat(&found)?;
         change(&mut stat)?;
-        self.put_file_stat(&name, stat, found.node.flags())
+        let stat = self.put_file_stat(&name, stat, found.node.flags())?;
+        self.rebase_edits_of(&name, &stat);
+        Ok(stat)
     }
 
     /// Sets one metadata entry of `path`'s Stat (other fields, times included, are kept).

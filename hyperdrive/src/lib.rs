@@ -18,20 +18,23 @@
 //! - Directories and links: [`Drive::mkdir`], [`Drive::rmdir`], [`Drive::readdir`] /
 //!   [`Drive::readdir_with_stats`] ([`ReaddirOptions`]), [`Drive::symlink`],
 //!   [`Drive::readlink`], [`Drive::stat`], [`Drive::lstat`], [`Drive::exists`].
-//! - [`Drive::set_metadata`], [`Drive::remove_metadata`]; tags ([`Drive::create_tag`],
+//! - [`Drive::set_attr`] ([`SetAttr`]: chmod, chown, utimens), [`Drive::set_metadata`],
+//!   [`Drive::remove_metadata`]; tags ([`Drive::create_tag`],
 //!   [`Drive::tagged_version`], [`Drive::tags`], [`Drive::delete_tag`]).
 //! - Mounts: [`Drive::mount`] (a drive, optionally pinned, or a hypercore as a file),
 //!   [`Drive::unmount`], [`Drive::mounts`]; reads, writes and listings cross mounts as
 //!   mountable-hypertrie does.
-//! - [`Drive::rename`]: files, links, mount points and whole directories in one atomic batch.
+//! - [`Drive::rename`]: files, links, mount points and whole directories in one atomic batch;
+//!   [`Drive::exchange`] swaps two nodes (`RENAME_EXCHANGE`).
 //! - POSIX extras (next section but two): hard links ([`Drive::link`], [`Stat::nlink`]),
 //!   special files ([`Drive::mknod`], [`Stat::rdev`]), block-sharing copies
-//!   ([`Drive::copy_file`]) and attribute changes ([`Drive::set_attributes`], [`Attributes`]).
+//!   ([`Drive::copy_file`]) and attribute changes ([`Drive::set_attr`], [`SetAttr`]).
 //! - Random access: [`Drive::write_at`], [`Drive::append`], [`Drive::set_len`] (POSIX
 //!   truncate), stored as [`DriveOptions::write_mode`] says (next section).
 //! - File descriptors with JS's flags: [`Drive::open_fd`] ([`flags`], [`parse_flags`]),
 //!   [`Drive::read_fd`], [`Drive::write_fd`], [`Drive::ftruncate`], [`Drive::fsync`],
-//!   [`Drive::fstat`], [`Drive::close_fd`].
+//!   [`Drive::fstat`], [`Drive::close_fd`], [`Drive::commit_fd`],
+//!   [`Drive::forget_fd`].
 //! - Durability: [`Drive::flush`] (and [`Drive::fsync`]) syncs the feeds written since the last
 //!   flush, and nothing when nothing changed, so a daemon can call it per request.
 //! - [`Drive::watch`] ([`Watcher`]: a one-slot channel of [`WatchEvent`]s, across mounts,
@@ -122,7 +125,7 @@
 //! A hard link ([`Drive::link`]) gives a file another name in the same drive: each name is an
 //! ordinary node holding a full copy of the Stat, tagged under [`LINK_KEY`] with the link's
 //! id and count, and a hidden record `ddrive-links/<id>` lists the names. Every change made
-//! through this crate (writes, truncates, [`Drive::set_attributes`], metadata, link, unlink,
+//! through this crate (writes, truncates, [`Drive::set_attr`], metadata, link, unlink,
 //! a rename that moves or replaces a name) puts the new Stat under every name in one trie
 //! batch, so Node reads each name as a plain file with the same content and no signed
 //! version shows the names disagreeing. A name Node rewrote or deleted leaves the link at the
@@ -206,7 +209,7 @@
 #![forbid(unsafe_code)]
 
 mod async_drive;
-mod attributes;
+mod attr;
 mod clock;
 mod copy;
 mod diff;
@@ -239,7 +242,7 @@ mod writer;
 
 pub use crate::{
     async_drive::{AsyncDrive, AsyncFileReader, AsyncFileWriter},
-    attributes::Attributes,
+    attr::SetAttr,
     clock::Clock,
     diff::{DiffEntry, DiffKind},
     download::{BlockRange, Download},

@@ -123,4 +123,61 @@ impl Drive {
         puts.extend(dels);
         owner.batch(puts)
     }
+
+    /// Swaps the nodes at `a` and `b` (Linux `RENAME_EXCHANGE`) in one trie batch: files,
+    /// symlinks and empty directories with a Stat of their own, both in one drive. A
+    /// directory with entries, an implicit directory or a mount point is EINVAL (its subtree
+    /// would have to move too); `a` and `b` in two drives is EXDEV; either missing is ENOENT.
+    pub fn exchange(&self, a: &str, b: &str) -> Result<()> {
+        self.ensure_writable()?;
+        let (a, b) = (fix_name(a), fix_name(b));
+        if a == "/" || b == "/" {
+            return Err(Error::InvalidArgument("cannot exchange the root".into()));
+        }
+        if a == b {
+            return self.lstat(&a).map(|_| ());
+        }
+        let (owner, key_a) = self.owner(&a)?;
+        let (owner_b, key_b) = self.owner(&b)?;
+        if owner.key() != owner_b.key() || owner.checkout != owner_b.checkout {
+            return Err(Error::CrossDevice(format!("{a} <-> {b}")));
+        }
+        owner.ensure_writable()?;
+        let node = |key: &str, name: &str| -> Result<hypertrie::Node> {
+            let nodes = owner.trie_list(key, IterOptions::default())?;
+            let own = nodes
+                .iter()
+                .find(|n| n.key() == key && n.value().is_some())
+                .cloned();
+            match own {
+                Some(n) if nodes.len() == 1 => {
+                    let stat = Stat::decode(n.value().unwrap_or(&[])).map_err(|reason| {
+                        Error::Corrupt {
+                            what: "stat",
+                            path: name.to_owned(),
+                            reason,
+                        }
+                    })?;
+                    if stat.mount.is_some() {
+                        return Err(Error::InvalidArgument(format!("{name} is a mount point")));
+                    }
+                    Ok(n)
+                }
+                Some(_) => Err(Error::InvalidArgument(format!(
+                    "{name} is a directory with entries"
+                ))),
+                None if nodes.is_empty() => Err(Error::NotFound(name.to_owned())),
+                None => Err(Error::InvalidArgument(format!(
+                    "{name} is a directory without a Stat of its own"
+                ))),
+            }
+        };
+        let na = node(&key_a, &a)?;
+        let nb = node(&key_b, &b)?;
+        let ops = vec![
+            BatchOp::put(key_a, nb.value().unwrap_or(&[]).to_vec()).flags(nb.flags()),
+            BatchOp::put(key_b, na.value().unwrap_or(&[]).to_vec()).flags(na.flags()),
+        ];
+        owner.batch(ops)
+    }
 }

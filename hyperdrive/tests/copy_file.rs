@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use corestore::Corestore;
 use hyperdrive::{
-    AsyncDrive, Attributes, Drive, DriveOptions, MountOptions, WriteMode, WriteOptions, errno,
+    AsyncDrive, Drive, DriveOptions, MountOptions, SetAttr, WriteMode, WriteOptions, errno,
 };
 
 fn drive(store: &Arc<Corestore>, mode: WriteMode) -> Result<Drive> {
@@ -52,8 +52,7 @@ async fn a_copy_shares_blocks_then_goes_its_own_way() -> Result<()> {
     // Onto an existing file: its own attributes stay, the content is the source's.
     d.write_file("/dst", b"old".to_vec(), WriteOptions::default())
         .await?;
-    d.set_attributes("/dst", Attributes::default().mode(0o600))
-        .await?;
+    d.set_attr("/dst", SetAttr::default().mode(0o600)).await?;
     d.set_metadata("/dst", "user.tag", b"kept".to_vec()).await?;
     let onto = d.copy_file("/src", "/dst").await?;
     assert_eq!(onto.mode & 0o777, 0o600);

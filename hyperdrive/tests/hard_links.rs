@@ -6,8 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use corestore::Corestore;
 use hyperdrive::{
-    Attributes, Clock, Drive, DriveOptions, LINK_KEY, MountOptions, ReaddirOptions, Stat,
-    WriteMode, WriteOptions, errno, flags,
+    Clock, Drive, DriveOptions, LINK_KEY, MountOptions, ReaddirOptions, SetAttr, Stat, WriteMode,
+    WriteOptions, errno, flags,
 };
 
 fn drive_with(store: &Arc<Corestore>, mode: WriteMode) -> Result<Drive> {
@@ -76,7 +76,7 @@ fn every_change_through_one_name_shows_under_every_name() -> Result<()> {
     d.close_fd(fd)?;
     assert_linked(&d, &["/a", "/dir/b", "/c"], b"REplaced")?;
 
-    let stat = d.set_attributes("/dir/b", &Attributes::default().mode(0o751).mtime(42))?;
+    let stat = d.set_attr("/dir/b", &SetAttr::default().mode(0o751).mtime(42))?;
     assert_eq!(stat.mode & 0o7777, 0o751);
     assert_eq!(d.lstat("/a")?.mode & 0o7777, 0o751);
     assert_eq!(d.lstat("/c")?.mtime, 42);
@@ -153,7 +153,7 @@ fn every_signed_version_shows_the_names_agreeing() -> Result<()> {
     d.link("/a", "/c")?;
     let from = d.version();
     d.write_file("/b", b"v2", &WriteOptions::default())?;
-    d.set_attributes("/c", &Attributes::default().mode(0o600))?;
+    d.set_attr("/c", &SetAttr::default().mode(0o600))?;
     d.unlink("/a")?;
     for v in from..=d.version() {
         let signed = d.metadata_feed().lock().signature(v - 1)?.0 == v;

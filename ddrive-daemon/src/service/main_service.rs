@@ -29,8 +29,10 @@ impl Hyperdrive for HyperdriveService {
             uptime: self.0.info.uptime_ms(),
             holepunchable: false,
             remote_address: String::new(),
-            fuse_available: false,
-            fuse_configured: false,
+            // FUSE is on (not --no-fuse) and the machine has /dev/fuse.
+            fuse_available: self.0.fuse.configured(),
+            // Observed: the kernel lists the mount now (not that it was mounted once).
+            fuse_configured: self.0.fuse.current().is_some_and(|m| m.is_mounted()),
             noise_key: Vec::new(),
         }))
     }
@@ -39,7 +41,14 @@ impl Hyperdrive for HyperdriveService {
         &self,
         _request: Request<proto::FuseRefreshRequest>,
     ) -> Result<Response<proto::FuseRefreshResponse>, Status> {
-        // Nothing to refresh: this build has no FUSE, and status says so.
+        // Mounts the root drive if it is not (FUSE newly available, or the mount went away).
+        if self.0.fuse.configured() {
+            self.0
+                .fuse
+                .mount_root(&self.0.drives)
+                .await
+                .map_err(|e| Status::unavailable(format!("refreshFuse: {e}")))?;
+        }
         Ok(Response::new(proto::FuseRefreshResponse {}))
     }
 }

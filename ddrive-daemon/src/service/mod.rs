@@ -3,6 +3,7 @@
 mod convert;
 mod drive;
 mod files;
+mod fuse_service;
 mod main_service;
 mod stubs;
 mod watch;
@@ -17,8 +18,9 @@ use crate::status::DaemonInfo;
 
 pub(crate) use self::{
     drive::DriveService,
+    fuse_service::FuseService,
     main_service::HyperdriveService,
-    stubs::{FuseService, PeersService, PeersocketsService},
+    stubs::{PeersService, PeersocketsService},
 };
 
 /// What every service holds.
@@ -26,6 +28,7 @@ pub(crate) use self::{
 pub(crate) struct App {
     pub(crate) drives: Arc<Drives>,
     pub(crate) info: DaemonInfo,
+    pub(crate) fuse: crate::fuse::Fuse,
 }
 
 /// Longest path accepted (Linux's PATH_MAX).

@@ -1,40 +1,11 @@
-//! Services whose layers are not built yet: FUSE, and peers (no swarm runs yet).
+//! Services whose layers are not built yet: peers (no swarm runs yet).
 
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use crate::proto::{self, fuse_server::Fuse, peers_server::Peers, peersockets_server::Peersockets};
+use crate::proto::{self, peers_server::Peers, peersockets_server::Peersockets};
 
-const NO_FUSE: &str = "FUSE is not available in this build";
 const NO_NETWORK: &str = "peer networking is not available in this build of the daemon yet";
-
-/// The `Fuse` service.
-#[derive(Debug)]
-pub(crate) struct FuseService;
-
-#[tonic::async_trait]
-impl Fuse for FuseService {
-    async fn mount(
-        &self,
-        _: Request<proto::MountRequest>,
-    ) -> Result<Response<proto::MountResponse>, Status> {
-        Err(Status::unimplemented(NO_FUSE))
-    }
-
-    async fn unmount(
-        &self,
-        _: Request<proto::UnmountRequest>,
-    ) -> Result<Response<proto::UnmountResponse>, Status> {
-        Err(Status::unimplemented(NO_FUSE))
-    }
-
-    async fn info(
-        &self,
-        _: Request<proto::InfoRequest>,
-    ) -> Result<Response<proto::InfoResponse>, Status> {
-        Err(Status::unimplemented(NO_FUSE))
-    }
-}
 
 /// The `Peers` service: no swarm runs yet, so there are no peers to list.
 #[derive(Debug)]
