@@ -82,7 +82,9 @@ mod config;
 mod daemon;
 mod drives;
 mod error;
+mod listener;
 pub mod proto;
+mod records;
 mod service;
 mod sessions;
 mod state;
@@ -93,6 +95,7 @@ pub use crate::{
     config::{Bootstrap, Config, LogFormat},
     daemon::Daemon,
     error::{Error, Result},
+    listener::socket_path,
     state::{DriveRecord, NetworkRecord, RootDriveRecord},
 };
 

@@ -1,10 +1,15 @@
 //! The gRPC services and what they share: error statuses, path checks, panic isolation.
 
 mod convert;
+mod ddrive;
 mod drive;
+mod fd;
 mod files;
+mod gc;
 mod main_service;
+mod mirror;
 mod stubs;
+mod union;
 mod watch;
 
 use std::future::Future;
@@ -16,8 +21,10 @@ use crate::drives::Drives;
 use crate::status::DaemonInfo;
 
 pub(crate) use self::{
+    ddrive::DDriveService,
     drive::DriveService,
     main_service::HyperdriveService,
+    mirror::{Mirrors, resume as resume_mirrors},
     stubs::{FuseService, PeersService, PeersocketsService},
 };
 
@@ -26,6 +33,8 @@ pub(crate) use self::{
 pub(crate) struct App {
     pub(crate) drives: Arc<Drives>,
     pub(crate) info: DaemonInfo,
+    /// The mirrored drives' download tasks.
+    pub(crate) mirrors: Mirrors,
 }
 
 /// Longest path accepted (Linux's PATH_MAX).
@@ -34,8 +43,16 @@ const MAX_PATH: usize = 4096;
 /// The status of a failed drive operation: the gRPC code follows the POSIX errno (never
 /// UNKNOWN), and the message names the operation, the drive, the path and the cause.
 pub(crate) fn drive_error(op: &str, drive: &str, path: &str, e: &hyperdrive::Error) -> Status {
+    Status::new(
+        errno_code(e.errno()),
+        format!("{op} {path} on {drive}: {e}"),
+    )
+}
+
+/// The gRPC code for a POSIX errno (never UNKNOWN).
+pub(crate) fn errno_code(errno: i32) -> Code {
     use hyperdrive::errno::*;
-    let code = match e.errno() {
+    match errno {
         ENOENT => Code::NotFound,
         EEXIST => Code::AlreadyExists,
         ENOTEMPTY | ENOTDIR | EISDIR | ELOOP | EXDEV => Code::FailedPrecondition,
@@ -44,8 +61,7 @@ pub(crate) fn drive_error(op: &str, drive: &str, path: &str, e: &hyperdrive::Err
         ETIMEDOUT => Code::DeadlineExceeded,
         EAGAIN => Code::Unavailable,
         _ => Code::Internal,
-    };
-    Status::new(code, format!("{op} {path} on {drive}: {e}"))
+    }
 }
 
 /// Checks a path from a request: present, no NUL byte, at most [`MAX_PATH`] bytes.
