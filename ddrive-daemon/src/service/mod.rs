@@ -49,6 +49,18 @@ pub(crate) fn drive_error(op: &str, drive: &str, path: &str, e: &hyperdrive::Err
     )
 }
 
+/// The status of a failed read from a file reader: the drive's own error when it carries one
+/// (a block not stored here is UNAVAILABLE, as every other read says), else INTERNAL.
+pub(crate) fn read_error(op: &str, what: &str, path: &str, e: &std::io::Error) -> Status {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<hyperdrive::Error>())
+    {
+        Some(inner) => drive_error(op, what, path, inner),
+        None => Status::internal(format!("{op} {path} on {what}: {e}")),
+    }
+}
+
 /// The gRPC code for a POSIX errno (never UNKNOWN).
 pub(crate) fn errno_code(errno: i32) -> Code {
     use hyperdrive::errno::*;

@@ -326,9 +326,12 @@ pub(crate) async fn read_file(
                     Ok(0) => break,
                     Ok(k) => filled += k,
                     Err(e) => {
-                        let _ = tx.blocking_send(Err(Status::unavailable(format!(
-                            "unionReadFile {path} on union {name}: {e}"
-                        ))));
+                        let _ = tx.blocking_send(Err(super::read_error(
+                            "unionReadFile",
+                            &format!("union {name}"),
+                            &path,
+                            &e,
+                        )));
                         return;
                     }
                 }
