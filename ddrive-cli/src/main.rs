@@ -13,6 +13,8 @@
 
 mod client;
 mod commands;
+mod extras;
+mod socket;
 
 use std::path::PathBuf;
 
@@ -25,6 +27,9 @@ struct Cli {
     /// The daemon's state folder.
     #[arg(long, global = true, env = "DDRIVE_STORAGE")]
     storage: Option<PathBuf>,
+    /// Print JSON for scripts (one document, or JSON Lines for import and export).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +42,20 @@ enum Command {
     Stop,
     /// Show whether the daemon runs, its versions, uptime, drives and peers.
     Status,
+    /// Create, list or delete a drive's tags (named versions).
+    #[command(subcommand)]
+    Tag(extras::TagCommand),
+    /// List a drive's directory at a tag or version.
+    Checkout(extras::CheckoutArgs),
+    /// Move (rename) a file or directory in a drive.
+    Mv(extras::MvArgs),
+    /// Delete a drive from this daemon's storage and reclaim its disk.
+    Delete(extras::DriveArg),
+    /// Clear the content blocks no kept version (the latest, the tagged ones) needs.
+    Gc(extras::DriveArg),
+    /// Union drives: several drives read as one.
+    #[command(subcommand)]
+    Multi(extras::MultiCommand),
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +101,12 @@ fn main() -> std::process::ExitCode {
         Command::Start(args) => commands::start(storage, args),
         Command::Stop => commands::stop(&storage),
         Command::Status => commands::status(&storage),
+        Command::Tag(c) => return extras::tag(&storage, cli.json, c),
+        Command::Checkout(a) => return extras::checkout(&storage, cli.json, a),
+        Command::Mv(a) => return extras::mv(&storage, cli.json, a),
+        Command::Delete(a) => return extras::delete(&storage, cli.json, a),
+        Command::Gc(a) => return extras::gc(&storage, cli.json, a),
+        Command::Multi(c) => return extras::multi(&storage, cli.json, c),
     };
     match result {
         Ok(code) => code,
