@@ -17,12 +17,12 @@ use crate::drives::Drives;
 use crate::error::{Error, Result};
 use crate::proto::{
     d_drive_server::DDriveServer, drive_server::DriveServer, fuse_server::FuseServer,
-    hyperdrive_server::HyperdriveServer, peers_server::PeersServer,
-    peersockets_server::PeersocketsServer,
+    hypercore_server::HypercoreServer, hyperdrive_server::HyperdriveServer,
+    peers_server::PeersServer, peersockets_server::PeersocketsServer,
 };
 use crate::service::{
-    App, DDriveService, DriveService, FuseService, HyperdriveService, Mirrors, PeersService,
-    PeersocketsService,
+    App, DDriveService, DriveService, FuseService, HypercoreService, HyperdriveService, Mirrors,
+    PeersService, PeersocketsService,
 };
 use crate::state::State;
 use crate::status::DaemonInfo;
@@ -111,6 +111,10 @@ impl Daemon {
             .add_service(PeersServer::with_interceptor(PeersService, check.clone()))
             .add_service(PeersocketsServer::with_interceptor(
                 PeersocketsService,
+                check.clone(),
+            ))
+            .add_service(HypercoreServer::with_interceptor(
+                HypercoreService::new(app.clone()),
                 check.clone(),
             ))
             .add_service(DDriveServer::with_interceptor(

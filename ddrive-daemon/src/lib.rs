@@ -38,7 +38,8 @@
 //! only checks the path, and a mirror waits for peers). [`Config::bootstrap`],
 //! [`Config::no_announce`] and [`Config::swarm_port`] are accepted for the swarm to come.
 //!
-//! Beyond the Node daemon: the RPCs it declared and never served (`Drive.open`/`read`/
+//! Beyond the Node daemon: the RPCs it declared and never served (the `Hypercore` service:
+//! sessions on plain cores, append, length, getBlocks; `Drive.open`/`read`/
 //! `write` descriptors, closed by `DDrive.closeFd`; `Drive.active`; `Drive.mirror` and
 //! `unmirror`, recorded and resumed at start), and the `DDrive` service
 //! (`proto/ddrive/ddrive.proto`) that old clients never see: tags and checkout by tag,

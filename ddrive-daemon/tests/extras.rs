@@ -910,3 +910,121 @@ async fn the_unix_socket_refuses_another_user() -> TestResult {
     daemon.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hypercore_sessions_append_and_read() -> TestResult {
+    use ddrive_daemon::proto::hypercore_client::HypercoreClient;
+    let dir = tempfile::tempdir()?;
+    let daemon = Daemon::start(config(dir.path())).await?;
+    let c = Client::new(&daemon).await?;
+    let mut h = HypercoreClient::new(tcp(&daemon).await?);
+    let made = h
+        .get(c.req(proto::GetCoreRequest { opts: None }))
+        .await?
+        .into_inner();
+    let opts = made.opts.ok_or("options")?;
+    assert_eq!(opts.writable, [1]);
+    let (id, key) = (made.id, opts.key);
+    let blocks: Vec<Vec<u8>> = vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()];
+    h.append(c.req(proto::AppendRequest { blocks, id })).await?;
+    let length = h
+        .length(c.req(proto::LengthRequest { id }))
+        .await?
+        .into_inner()
+        .length;
+    assert_eq!(length, 3);
+    let all = h
+        .get_blocks(c.req(proto::GetRequest {
+            id,
+            ..Default::default()
+        }))
+        .await?
+        .into_inner()
+        .blocks;
+    assert_eq!(all, [&b"a"[..], b"bb", b"ccc"]);
+
+    // Another session on the same key reads the same blocks.
+    let again = h
+        .get(c.req(proto::GetCoreRequest {
+            opts: Some(proto::HypercoreOptions {
+                key: key.clone(),
+                ..Default::default()
+            }),
+        }))
+        .await?
+        .into_inner()
+        .id;
+    let picked = h
+        .get_blocks(c.req(proto::GetRequest {
+            id: again,
+            seqs: vec![2, 0],
+            ..Default::default()
+        }))
+        .await?
+        .into_inner()
+        .blocks;
+    assert_eq!(picked, [&b"ccc"[..], b"a"]);
+    let hex_key = hex::encode(&key);
+    refused(
+        h.get_blocks(c.req(proto::GetRequest {
+            id,
+            seqs: vec![3],
+            ..Default::default()
+        }))
+        .await,
+        Code::OutOfRange,
+        &["block 3", &hex_key],
+    );
+
+    // A core this daemon cannot write, and sessions that do not exist.
+    let foreign = h
+        .get(c.req(proto::GetCoreRequest {
+            opts: Some(proto::HypercoreOptions {
+                key: vec![9; 32],
+                ..Default::default()
+            }),
+        }))
+        .await?
+        .into_inner()
+        .id;
+    refused(
+        h.append(c.req(proto::AppendRequest {
+            blocks: vec![b"x".to_vec()],
+            id: foreign,
+        }))
+        .await,
+        Code::PermissionDenied,
+        &["cannot write"],
+    );
+    h.close(c.req(proto::CloseSessionRequest { id })).await?;
+    refused(
+        h.length(c.req(proto::LengthRequest { id })).await,
+        Code::NotFound,
+        &["session"],
+    );
+    daemon.shutdown().await?;
+
+    // Appends are durable: the blocks are there after a restart.
+    let daemon = Daemon::start(config(dir.path())).await?;
+    let c = Client::new(&daemon).await?;
+    let mut h = HypercoreClient::new(tcp(&daemon).await?);
+    let id = h
+        .get(c.req(proto::GetCoreRequest {
+            opts: Some(proto::HypercoreOptions {
+                key,
+                ..Default::default()
+            }),
+        }))
+        .await?
+        .into_inner()
+        .id;
+    assert_eq!(
+        h.length(c.req(proto::LengthRequest { id }))
+            .await?
+            .into_inner()
+            .length,
+        3
+    );
+    daemon.shutdown().await?;
+    Ok(())
+}

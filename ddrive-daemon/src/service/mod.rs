@@ -6,6 +6,7 @@ mod drive;
 mod fd;
 mod files;
 mod gc;
+mod hypercore;
 mod main_service;
 mod mirror;
 mod stubs;
@@ -23,6 +24,7 @@ use crate::status::DaemonInfo;
 pub(crate) use self::{
     ddrive::DDriveService,
     drive::DriveService,
+    hypercore::HypercoreService,
     main_service::HyperdriveService,
     mirror::{Mirrors, resume as resume_mirrors},
     stubs::{FuseService, PeersService, PeersocketsService},
