@@ -8,8 +8,14 @@
 //!   waits at most 10 s for it to be gone.
 //! - `ddrive status`: versions, uptime, drives and peers; exit 1 with "The ddrive daemon is not
 //!   running." when none answers.
+//! - Drive administration over the daemon's `DDrive` service, on a key or `hyper://<key>`:
+//!   `tag create|list|delete`, `checkout <drive> <tag|version> [dir]` (lists the directory at
+//!   that version), `mv`, `delete` (drops a drive and reclaims its disk), `gc` (clears the
+//!   blocks no kept version needs) and `multi create|add|remove|ls` (union drives); `--json`
+//!   prints one document, and a failure one line with the exit code of the table (3 daemon not
+//!   running, 4 bad key, 5 not found, 6 read-only, 7 no answer in time, 1 otherwise).
 //!
-//! Every call to the daemon has a deadline.
+//! Every call to the daemon has a deadline; the daemon's Unix socket is preferred to TCP.
 
 mod client;
 mod commands;
