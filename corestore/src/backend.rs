@@ -121,8 +121,9 @@ impl Backend {
             }
             parent = p.parent();
         }
-        // The removal is durable before the caller forgets the core anywhere else.
-        if let Ok(f) = File::open(&root) {
+        // The removal is durable before the caller forgets the core anywhere else: the
+        // folder that lost the last entry removed is synced.
+        if let Some(Ok(f)) = parent.map(File::open) {
             let _ = f.sync_all();
         }
         Ok(true)
