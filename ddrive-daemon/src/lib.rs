@@ -39,9 +39,9 @@
 //! [`Config::no_announce`] and [`Config::swarm_port`] are accepted for the swarm to come.
 //!
 //! Beyond the Node daemon: the RPCs it declared and never served (the `Hypercore` service:
-//! sessions on plain cores, append, length, getBlocks; `Drive.open`/`read`/
-//! `write` descriptors, closed by `DDrive.closeFd`; `Drive.active`; `Drive.mirror` and
-//! `unmirror`, recorded and resumed at start), and the `DDrive` service
+//! sessions on plain cores, append, length, getBlocks; `Drive.open`/`read`/`write`
+//! descriptors, closed by `DDrive.closeFd`; `Drive.active`), `Drive.mirror` and `unmirror`
+//! as it served them (recorded, resumed at start), and the `DDrive` service
 //! (`proto/ddrive/ddrive.proto`) that old clients never see: tags and checkout by tag,
 //! rename, truncate, flush, `deleteDrive` (the drive's cores and records go; refused while a
 //! session holds it), `gc` (clears the content blocks that neither the latest version nor a

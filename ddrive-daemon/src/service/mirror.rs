@@ -1,5 +1,5 @@
-//! Mirrored drives (`Drive.mirror` / `Drive.unmirror`, declared by the Node daemon and never
-//! served): the daemon holds a session on each, downloads every block of it (metadata,
+//! Mirrored drives (`Drive.mirror` / `Drive.unmirror`, as the Node daemon served them): the
+//! daemon holds a session on each, downloads every block of it (metadata,
 //! content, mounted drives) from its peers, and downloads again whenever the drive changes.
 //! Mirrors are recorded in the state database and resume at every start.
 
@@ -155,12 +155,8 @@ pub(crate) async fn unmirror(
     req: proto::UnmirrorRequest,
 ) -> Result<proto::UnmirrorResponse, Status> {
     let s = app.drives.session("unmirror", req.id)?;
-    if !app.mirrors.stop(&app.drives, &s.key)? {
-        return Err(Status::not_found(format!(
-            "unmirror: drive {} is not mirrored",
-            s.key_hex()
-        )));
-    }
+    // A drive that is not mirrored answers OK, as the Node daemon's did.
+    app.mirrors.stop(&app.drives, &s.key)?;
     record(&app, "unmirror", s.key, false).await?;
     Ok(proto::UnmirrorResponse {})
 }
