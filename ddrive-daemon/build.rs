@@ -9,6 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/daemon/fuse.proto",
         "proto/daemon/peers.proto",
         "proto/daemon/peersockets.proto",
+        "proto/daemon/hypercore.proto",
+        "proto/ddrive/ddrive.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(files, ["proto"])?;

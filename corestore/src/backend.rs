@@ -109,6 +109,35 @@ impl Backend {
         Ok(name)
     }
 
+    /// Deletes what is stored of the core (its folder, and the folders above it that this
+    /// leaves empty); `true` when there was anything.
+    pub(crate) fn remove(&mut self, dk: &[u8; 32]) -> Result<bool> {
+        let root = match self {
+            Backend::Dir(root) => root.clone(),
+            Backend::Memory(names) => return Ok(names.remove(dk).is_some()),
+        };
+        let dir = root.join(core_path(dk));
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(Error::Io { path: dir, source }),
+        }
+        // `<dk0:2>/<dk2:4>` may hold other cores: remove_dir fails on those, which is fine.
+        let mut parent = dir.parent();
+        while let Some(p) = parent.filter(|p| *p != root.as_path()) {
+            if std::fs::remove_dir(p).is_err() {
+                break;
+            }
+            parent = p.parent();
+        }
+        // The removal is durable before the caller forgets the core anywhere else: the
+        // folder that lost the last entry removed is synced.
+        if let Some(Ok(f)) = parent.map(File::open) {
+            let _ = f.sync_all();
+        }
+        Ok(true)
+    }
+
     /// Records the core's name, before its `key` file is written: after a crash a folder then
     /// holds a name without a key (which both implementations re-create from the name) rather
     /// than a key without its name (which would open read-only).

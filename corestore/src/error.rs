@@ -76,6 +76,15 @@ pub enum Error {
     /// it rather than queue more for it.
     #[error("the replication session fell too far behind the cores the store loaded")]
     SessionBehind,
+    /// [`Corestore::remove_core`](crate::Corestore::remove_core) of a core someone still
+    /// holds (an open drive, a replication session).
+    #[error("core {discovery_key} is in use ({handles} handles outside the store)")]
+    InUse {
+        /// Hex of the core's discovery key.
+        discovery_key: String,
+        /// Handles held outside the store.
+        handles: usize,
+    },
     /// Opening or creating one core failed.
     #[error("core {discovery_key}: {source}")]
     Feed {

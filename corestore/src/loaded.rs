@@ -101,6 +101,14 @@ impl Table {
         self.stats.loaded = self.cores.len();
     }
 
+    /// Takes a core out of the table (it is being deleted).
+    pub(crate) fn remove(&mut self, dk: &[u8; 32]) -> Option<SharedFeed> {
+        let loaded = self.cores.remove(dk)?;
+        self.lru.remove(&loaded.used);
+        self.stats.loaded = self.cores.len();
+        Some(loaded.feed)
+    }
+
     /// Puts back a core [`Table::evict_for_one`] took out (its flush failed), as just used.
     pub(crate) fn restore(&mut self, dk: [u8; 32], feed: SharedFeed) {
         self.insert(dk, feed);

@@ -385,6 +385,34 @@ impl Corestore {
         Ok(feed)
     }
 
+    /// Deletes the core with this discovery key from the store: unloads it (refused with
+    /// [`Error::InUse`] while anyone outside the store holds a handle to it: an open drive, a
+    /// replication session) and removes its folder, so its disk space comes back. Returns
+    /// whether anything was stored. A later `get*` of the key starts an empty core.
+    pub fn remove_core(&self, discovery_key: &[u8; 32]) -> Result<bool> {
+        let dk = *discovery_key;
+        let mut state = lock(&self.shared.state);
+        let State { backend, cores, .. } = &mut *state;
+        let cores = cores.as_mut().ok_or(Error::Closed)?;
+        if let Some(feed) = cores.peek(&dk) {
+            let handles = feed.handle_count() - 1;
+            if handles > 0 {
+                return Err(Error::InUse {
+                    discovery_key: hex::encode(dk),
+                    handles,
+                });
+            }
+        }
+        let unloaded = cores.remove(&dk);
+        // Its files close before the folder goes (nothing else holds the feed).
+        let was_loaded = unloaded.is_some();
+        drop(unloaded);
+        let stored = backend.remove(&dk)?;
+        drop(state);
+        lock(&self.opened).remove(&dk);
+        Ok(stored || was_loaded)
+    }
+
     /// Whether any view of the store has the core with this discovery key loaded.
     pub fn is_loaded(&self, discovery_key: &[u8; 32]) -> bool {
         lock(&self.shared.state)

@@ -24,12 +24,8 @@ impl DaemonClient {
         let Ok(config) = ClientConfig::read(storage) else {
             return Ok(None);
         };
-        let endpoint =
-            tonic::transport::Endpoint::from_shared(format!("http://{}", config.endpoint))
-                .with_context(|| format!("bad endpoint {:?} in config.json", config.endpoint))?
-                .connect_timeout(Duration::from_secs(2))
-                .timeout(CALL_DEADLINE);
-        match endpoint.connect().await {
+        // The socket first (only our user reaches it), then TCP; each call has its deadline.
+        match crate::socket::channel(storage, &config.endpoint).await {
             Ok(channel) => Ok(Some(DaemonClient {
                 channel,
                 token: config.token.expose().to_owned(),

@@ -10,11 +10,19 @@
 //!   daemon left behind (a started daemon does this by itself).
 //! - `ddrive status`: versions, uptime, drives and peers; exit 1 with "The ddrive daemon is not
 //!   running." when none answers.
+//! - Drive administration over the daemon's `DDrive` service, on a key or `hyper://<key>`:
+//!   `tag create|list|delete`, `checkout <drive> <tag|version> [dir]` (lists the directory at
+//!   that version), `mv`, `delete` (drops a drive and reclaims its disk), `gc` (clears the
+//!   blocks no kept version needs) and `multi create|add|remove|ls` (union drives); `--json`
+//!   prints one document, and a failure one line with the exit code of the table (3 daemon not
+//!   running, 4 bad key, 5 not found, 6 read-only, 7 no answer in time, 1 otherwise).
 //!
-//! Every call to the daemon has a deadline.
+//! Every call to the daemon has a deadline; the daemon's Unix socket is preferred to TCP.
 
 mod client;
 mod commands;
+mod extras;
+mod socket;
 
 use std::path::PathBuf;
 
@@ -27,6 +35,9 @@ struct Cli {
     /// The daemon's state folder.
     #[arg(long, global = true, env = "DDRIVE_STORAGE")]
     storage: Option<PathBuf>,
+    /// Print JSON for scripts (one document, or JSON Lines for import and export).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +56,20 @@ enum Command {
         #[arg(long)]
         mountpoint: Option<PathBuf>,
     },
+    /// Create, list or delete a drive's tags (named versions).
+    #[command(subcommand)]
+    Tag(extras::TagCommand),
+    /// List a drive's directory at a tag or version.
+    Checkout(extras::CheckoutArgs),
+    /// Move (rename) a file or directory in a drive.
+    Mv(extras::MvArgs),
+    /// Delete a drive from this daemon's storage and reclaim its disk.
+    Delete(extras::DriveArg),
+    /// Clear the content blocks no kept version (the latest, the tagged ones) needs.
+    Gc(extras::DriveArg),
+    /// Union drives: several drives read as one.
+    #[command(subcommand)]
+    Multi(extras::MultiCommand),
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +125,12 @@ fn main() -> std::process::ExitCode {
         Command::Stop => commands::stop(&storage),
         Command::Status => commands::status(&storage),
         Command::ForceUnmount { mountpoint } => commands::force_unmount(mountpoint),
+        Command::Tag(c) => return extras::tag(&storage, cli.json, c),
+        Command::Checkout(a) => return extras::checkout(&storage, cli.json, a),
+        Command::Mv(a) => return extras::mv(&storage, cli.json, a),
+        Command::Delete(a) => return extras::delete(&storage, cli.json, a),
+        Command::Gc(a) => return extras::gc(&storage, cli.json, a),
+        Command::Multi(c) => return extras::multi(&storage, cli.json, c),
     };
     match result {
         Ok(code) => code,

@@ -17,14 +17,23 @@ use crate::drives::Drives;
 use crate::error::{Error, Result};
 use crate::fuse::{Fuse, MountConfig};
 use crate::proto::{
-    drive_server::DriveServer, fuse_server::FuseServer, hyperdrive_server::HyperdriveServer,
+    d_drive_server::DDriveServer, drive_server::DriveServer, fuse_server::FuseServer,
+    hypercore_server::HypercoreServer, hyperdrive_server::HyperdriveServer,
     peers_server::PeersServer, peersockets_server::PeersocketsServer,
 };
 use crate::service::{
-    App, DriveService, FuseService, HyperdriveService, PeersService, PeersocketsService,
+    App, DDriveService, DriveService, FuseService, HypercoreService, HyperdriveService, Mirrors,
+    PeersService, PeersocketsService,
 };
 use crate::state::State;
 use crate::status::DaemonInfo;
+
+/// The Unix-socket server, its socket path, and its stop signal.
+type UnixServer = (
+    JoinHandle<Result<(), tonic::transport::Error>>,
+    std::path::PathBuf,
+    oneshot::Sender<()>,
+);
 
 /// A running daemon. Dropping it without [`Daemon::shutdown`] stops the server but does not
 /// wait for the cores to be flushed.
@@ -34,6 +43,7 @@ pub struct Daemon {
     client_config: ClientConfig,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    unix: Option<UnixServer>,
     store: Arc<Corestore>,
     app: Arc<App>,
 }
@@ -92,6 +102,7 @@ impl Daemon {
             drives,
             info: DaemonInfo::new(),
             fuse: Fuse::new(fuse_config),
+            mirrors: Mirrors::default(),
         });
         if app.fuse.configured()
             && let Err(e) = app.fuse.mount_root(&app.drives).await
@@ -117,8 +128,34 @@ impl Daemon {
             .add_service(PeersServer::with_interceptor(PeersService, check.clone()))
             .add_service(PeersocketsServer::with_interceptor(
                 PeersocketsService,
+                check.clone(),
+            ))
+            .add_service(HypercoreServer::with_interceptor(
+                HypercoreService::new(app.clone()),
+                check.clone(),
+            ))
+            .add_service(DDriveServer::with_interceptor(
+                DDriveService(app.clone()),
                 check,
             ));
+        let unix = match crate::listener::bind(&storage) {
+            Ok((listener, path, uid)) => {
+                let (stop, stopped) = oneshot::channel::<()>();
+                let server = tokio::spawn(router.clone().serve_with_incoming_shutdown(
+                    crate::listener::incoming(listener, uid),
+                    async {
+                        let _ = stopped.await;
+                    },
+                ));
+                Some((server, path, stop))
+            }
+            Err(e) => {
+                // TCP still serves every client; the CLI falls back to it.
+                tracing::warn!(error = %e, "no Unix-socket listener");
+                None
+            }
+        };
+        crate::service::resume_mirrors(&app).await;
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(router.serve_with_incoming_shutdown(
             TcpListenerStream::new(listener),
@@ -132,9 +169,15 @@ impl Daemon {
             client_config,
             stop: Some(stop),
             server: Some(server),
+            unix,
             store,
             app,
         })
+    }
+
+    /// The Unix socket the API also listens on, if it could be bound.
+    pub fn socket_path(&self) -> Option<&std::path::Path> {
+        self.unix.as_ref().map(|(_, path, _)| path.as_path())
     }
 
     /// The address the API listens on.
@@ -181,6 +224,14 @@ impl Daemon {
         if let Err(e) = self.app.fuse.unmount(&self.app.drives).await {
             tracing::error!(error = %e, "the root drive could not be unmounted");
         }
+        if let Some((server, path, stop)) = self.unix.take() {
+            let _ = stop.send(());
+            server
+                .await
+                .map_err(|e| Error::Server(e.to_string()))?
+                .map_err(|e| Error::Server(e.to_string()))?;
+            let _ = std::fs::remove_file(path);
+        }
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.close())
             .await
@@ -207,6 +258,9 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some((_, _, stop)) = self.unix.take() {
             let _ = stop.send(());
         }
     }

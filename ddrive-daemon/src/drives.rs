@@ -31,6 +31,8 @@ pub(crate) struct Session {
     pub(crate) checkout: Option<u64>,
     /// Turns true when the drive is closed (its last session ended).
     pub(crate) closed: watch::Receiver<bool>,
+    /// The file descriptors opened through this session (`Drive.open`), closed with it.
+    pub(crate) fds: Mutex<std::collections::BTreeSet<u64>>,
 }
 
 impl Session {
@@ -208,6 +210,7 @@ impl Drives {
             },
             checkout: version,
             closed,
+            fds: Mutex::default(),
         };
         let id = inner.sessions.insert(session).ok_or_else(|| {
             Status::resource_exhausted(format!(
@@ -247,6 +250,23 @@ impl Drives {
             .sessions
             .remove(id)
             .ok_or_else(|| Status::not_found(format!("close: session {id} does not exist")))?;
+        let fds = std::mem::take(&mut *lock(&session.fds));
+        if !fds.is_empty() {
+            // A session that ends with descriptors open closes them (committing their writes),
+            // as a process's exit does.
+            let drive = session.drive.clone();
+            tokio::task::spawn_blocking(move || {
+                for fd in fds {
+                    if let Err(e) = drive
+                        .sync()
+                        .close_fd(fd)
+                        .and_then(|()| drive.sync().flush())
+                    {
+                        tracing::warn!(fd, error = %e, "closing a descriptor of an ended session failed");
+                    }
+                }
+            });
+        }
         let last = match inner.open.get_mut(&session.key) {
             Some(entry) => {
                 entry.sessions = entry.sessions.saturating_sub(1);
@@ -261,6 +281,45 @@ impl Drives {
             let _ = entry.closed.send(true);
         }
         Ok(())
+    }
+
+    /// How many sessions hold the drive with this key, and how many descriptors they have open.
+    pub(crate) fn holders(&self, key: &[u8; 32]) -> (usize, usize) {
+        let inner = lock(&self.inner);
+        let sessions = inner.open.get(key).map_or(0, |o| o.sessions);
+        let fds = inner
+            .sessions
+            .values()
+            .filter(|s| s.key == *key)
+            .map(|s| lock(&s.fds).len())
+            .sum();
+        (sessions, fds)
+    }
+
+    /// The open (live) drive with this key.
+    pub(crate) fn live(&self, key: &[u8; 32]) -> Option<AsyncDrive> {
+        lock(&self.inner).open.get(key).map(|o| o.drive.clone())
+    }
+
+    /// Drops a drive no session holds from the open set (memory-only mode keeps them), before
+    /// it is deleted. `false` when a session holds it.
+    pub(crate) fn release(&self, key: &[u8; 32]) -> bool {
+        let mut inner = lock(&self.inner);
+        match inner.open.get(key) {
+            Some(o) if o.sessions > 0 => false,
+            Some(_) => {
+                if let Some(entry) = inner.open.remove(key) {
+                    let _ = entry.closed.send(true);
+                }
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Forgets a deleted drive's network configuration.
+    pub(crate) fn forget_network(&self, discovery_key: &[u8; 32]) {
+        lock(&self.networks).remove(&hex::encode(discovery_key));
     }
 
     /// Every open (live) drive.

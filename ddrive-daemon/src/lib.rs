@@ -14,7 +14,9 @@
 //! # Layout on disk
 //! ```text
 //! <storage>/config.json          {"token": 128 hex chars, "endpoint": "<host>:<port>"}
-//! <storage>/state.redb           drive index, network configurations, root drive record
+//! <storage>/state.redb           drive index, network configurations, root drive record,
+//!                                mirrors, unions
+//! <storage>/run/ddrive.sock       the Unix socket (folder 0700)
 //! <storage>/storage/cores/       the corestore 5 folder (master_key, <dk0:2>/<dk2:4>/<dk>/…)
 //! ```
 //!
@@ -51,10 +53,22 @@
 //!
 //! Not served yet: networking
 //! (peers, peersockets, swarm joins: configurations are stored and reported but no swarm
-//! runs, so a read of a block only peers hold fails at once with UNAVAILABLE, and `download`
-//! only checks the path), mirroring, and the fd-based `open`/`read`/`write` the Node daemon
-//! never implemented either (UNIMPLEMENTED). [`Config::bootstrap`], [`Config::no_announce`] and
-//! [`Config::swarm_port`] are accepted for the swarm to come.
+//! runs, so a read of a block only peers hold fails at once with UNAVAILABLE, `download`
+//! only checks the path, and a mirror waits for peers). [`Config::bootstrap`],
+//! [`Config::no_announce`] and [`Config::swarm_port`] are accepted for the swarm to come.
+//!
+//! Beyond the Node daemon: the RPCs it declared and never served (the `Hypercore` service:
+//! sessions on plain cores, append, length, getBlocks; `Drive.open`/`read`/`write`
+//! descriptors, closed by `DDrive.closeFd`; `Drive.active`), `Drive.mirror` and `unmirror`
+//! as it served them (recorded, resumed at start), and the `DDrive` service
+//! (`proto/ddrive/ddrive.proto`) that old clients never see: tags and checkout by tag,
+//! rename, truncate, flush, `deleteDrive` (the drive's cores and records go; refused while a
+//! session holds it), `gc` (clears the content blocks that neither the latest version nor a
+//! tagged one refers to, so the disk shrinks) and union drives (`multidrive`).
+//!
+//! Listeners: TCP on the configured host (the Node client's) and a Unix socket at
+//! [`socket_path`] (`<storage>/run/ddrive.sock`, in a 0700 folder) that serves only
+//! connections whose peer runs as the daemon's user; both ask for the token.
 //!
 //! Tests: `cargo test -p ddrive-daemon` (the daemon through its own gRPC client: config.json,
 //! auth, chunked files, bad requests, a client killed mid-stream, watches) and `cargo test -p
@@ -102,7 +116,9 @@ mod daemon;
 mod drives;
 mod error;
 mod fuse;
+mod listener;
 pub mod proto;
+mod records;
 mod service;
 mod sessions;
 mod state;
@@ -114,6 +130,7 @@ pub use crate::{
     daemon::Daemon,
     error::{Error, Result},
     fuse::force_unmount,
+    listener::socket_path,
     state::{DriveRecord, NetworkRecord, RootDriveRecord},
 };
 

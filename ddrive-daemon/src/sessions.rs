@@ -60,6 +60,11 @@ impl<T> Sessions<T> {
         Some(value)
     }
 
+    /// Every open session's value.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<T>> {
+        self.slots.iter().flatten()
+    }
+
     /// How many sessions are open.
     pub(crate) fn len(&self) -> usize {
         self.open

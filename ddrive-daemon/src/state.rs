@@ -78,14 +78,17 @@ impl State {
 
     fn with_tables(db: Database) -> Result<Self> {
         let tx = db.begin_write().map_err(db_error)?;
-        for table in [DRIVES, NETWORK, ROOT] {
+        for table in [DRIVES, NETWORK, ROOT]
+            .into_iter()
+            .chain(crate::records::TABLES)
+        {
             tx.open_table(table).map_err(db_error)?;
         }
         tx.commit().map_err(db_error)?;
         Ok(State { db })
     }
 
-    fn put<T: Serialize>(
+    pub(crate) fn put<T: Serialize>(
         &self,
         table: TableDefinition<'_, &str, &[u8]>,
         key: &str,
@@ -100,7 +103,7 @@ impl State {
         tx.commit().map_err(db_error)
     }
 
-    fn remove(&self, table: TableDefinition<'_, &str, &[u8]>, key: &str) -> Result<()> {
+    pub(crate) fn remove(&self, table: TableDefinition<'_, &str, &[u8]>, key: &str) -> Result<()> {
         let tx = self.db.begin_write().map_err(db_error)?;
         tx.open_table(table)
             .map_err(db_error)?
@@ -109,7 +112,7 @@ impl State {
         tx.commit().map_err(db_error)
     }
 
-    fn get<T: DeserializeOwned>(
+    pub(crate) fn get<T: DeserializeOwned>(
         &self,
         table: TableDefinition<'_, &str, &[u8]>,
         key: &str,
@@ -124,7 +127,7 @@ impl State {
             .map_err(|e| Error::State(format!("record {key}: {e}")))
     }
 
-    fn all<T: DeserializeOwned>(
+    pub(crate) fn all<T: DeserializeOwned>(
         &self,
         table: TableDefinition<'_, &str, &[u8]>,
     ) -> Result<Vec<(String, T)>> {
@@ -146,6 +149,12 @@ impl State {
             Some(old) if old.writable || !record.writable => Ok(()),
             _ => self.put(DRIVES, &record.key, record),
         }
+    }
+
+    /// Forgets a drive (it was deleted): its record and its network configuration.
+    pub(crate) fn forget_drive(&self, key: &str, discovery_key: &str) -> Result<()> {
+        self.remove(DRIVES, key)?;
+        self.remove(NETWORK, discovery_key)
     }
 
     /// Every recorded drive.

@@ -487,7 +487,8 @@ impl<S: Storage> Feed<S> {
         Ok(())
     }
 
-    /// Marks blocks `[start, end)` as not stored and frees their bytes where they end the file.
+    /// Marks blocks `[start, end)` as not stored and frees their bytes: truncated where they end
+    /// the file, a hole punched otherwise (see [`Storage::punch_hole`]).
     pub fn clear(&mut self, start: u64, end: u64) -> Result<()> {
         let end = end.min(self.length);
         let mut modified = false;
@@ -515,6 +516,10 @@ impl<S: Storage> Feed<S> {
         {
             self.storage
                 .truncate(Store::Data, from)
+                .map_err(Error::io(Store::Data))?;
+        } else {
+            self.storage
+                .punch_hole(Store::Data, from, to - from)
                 .map_err(Error::io(Store::Data))?;
         }
         Ok(())

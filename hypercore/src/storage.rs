@@ -79,6 +79,17 @@ pub trait Storage: Send {
     /// Makes everything written so far durable.
     fn sync(&mut self) -> io::Result<()>;
 
+    /// Gives the disk space of `len` bytes at `offset` back to the file system, keeping the
+    /// file's length (later reads of the range return zeros). Used by [`Feed::clear`] for
+    /// ranges before the end of the file, which truncation cannot free. A backend that cannot
+    /// free space keeps the bytes: this default does nothing.
+    ///
+    /// [`Feed::clear`]: crate::Feed::clear
+    fn punch_hole(&mut self, store: Store, offset: u64, len: u64) -> io::Result<()> {
+        let _ = (store, offset, len);
+        Ok(())
+    }
+
     /// Writes `bufs` back to back at `offset`, as one write (a batch's blocks without first
     /// copying them into one buffer, where the backend can; this default copies).
     fn write_all_vectored_at(
@@ -133,5 +144,8 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     }
     fn sync(&mut self) -> io::Result<()> {
         (**self).sync()
+    }
+    fn punch_hole(&mut self, store: Store, offset: u64, len: u64) -> io::Result<()> {
+        (**self).punch_hole(store, offset, len)
     }
 }

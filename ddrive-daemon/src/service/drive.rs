@@ -46,8 +46,9 @@ fn core_stats(feed: &corestore::SharedFeed) -> proto::CoreStats {
         peers: u32::try_from(stats.peers).unwrap_or(u32::MAX),
         uploaded_bytes: stats.total.uploaded_bytes,
         downloaded_bytes: stats.total.downloaded_bytes,
-        uploaded_bytes_cumulative: 0,
-        downloaded_bytes_cumulative: 0,
+        // Since the core was loaded: every peer's, those gone included.
+        uploaded_bytes_cumulative: stats.total.uploaded_bytes,
+        downloaded_bytes_cumulative: stats.total.downloaded_bytes,
         total_blocks: length,
         downloaded_blocks: guard.downloaded(0, length),
         total_bytes: guard.byte_len(),
@@ -737,6 +738,57 @@ impl Drive for DriveService {
             Ok(proto::SymlinkResponse {})
         })
         .await
+    }
+
+    async fn active(
+        &self,
+        _: Request<proto::ActiveRequest>,
+    ) -> Result<Response<proto::ActiveResponse>, Status> {
+        let app = self.app.clone();
+        guarded("active", async move { Ok(super::mirror::active(&app)) }).await
+    }
+
+    async fn mirror(
+        &self,
+        r: Request<proto::MirrorRequest>,
+    ) -> Result<Response<proto::MirrorResponse>, Status> {
+        guarded(
+            "mirror",
+            super::mirror::mirror(self.app.clone(), r.into_inner()),
+        )
+        .await
+    }
+
+    async fn unmirror(
+        &self,
+        r: Request<proto::UnmirrorRequest>,
+    ) -> Result<Response<proto::UnmirrorResponse>, Status> {
+        guarded(
+            "unmirror",
+            super::mirror::unmirror(self.app.clone(), r.into_inner()),
+        )
+        .await
+    }
+
+    async fn open(
+        &self,
+        r: Request<proto::OpenRequest>,
+    ) -> Result<Response<proto::OpenResponse>, Status> {
+        guarded("open", super::fd::open(self.app.clone(), r.into_inner())).await
+    }
+
+    async fn read(
+        &self,
+        r: Request<Streaming<proto::ReadRequest>>,
+    ) -> Result<Response<BoxStream<proto::ReadResponse>>, Status> {
+        guarded("read", super::fd::read(self.app.clone(), r.into_inner())).await
+    }
+
+    async fn write(
+        &self,
+        r: Request<Streaming<proto::WriteRequest>>,
+    ) -> Result<Response<BoxStream<proto::WriteResponse>>, Status> {
+        guarded("write", super::fd::write(self.app.clone(), r.into_inner())).await
     }
 
     async fn file_stats(

@@ -62,7 +62,7 @@ pub(crate) async fn read_stream<T: Send + 'static>(
                     Ok(n) => filled += n,
                     Err(e) => {
                         let status =
-                            Status::internal(format!("{op} {path} on drive {}: {e}", s.key_hex()));
+                            super::read_error(op, &format!("drive {}", s.key_hex()), &path, &e);
                         let _ = tx.blocking_send(Err(status));
                         return;
                     }

@@ -1,11 +1,17 @@
 //! The gRPC services and what they share: error statuses, path checks, panic isolation.
 
 mod convert;
+mod ddrive;
 mod drive;
+mod fd;
 mod files;
 mod fuse_service;
+mod gc;
+mod hypercore;
 mod main_service;
+mod mirror;
 mod stubs;
+mod union;
 mod watch;
 
 use std::future::Future;
@@ -17,9 +23,12 @@ use crate::drives::Drives;
 use crate::status::DaemonInfo;
 
 pub(crate) use self::{
+    ddrive::DDriveService,
     drive::DriveService,
     fuse_service::FuseService,
+    hypercore::HypercoreService,
     main_service::HyperdriveService,
+    mirror::{Mirrors, resume as resume_mirrors},
     stubs::{PeersService, PeersocketsService},
 };
 
@@ -29,6 +38,8 @@ pub(crate) struct App {
     pub(crate) drives: Arc<Drives>,
     pub(crate) info: DaemonInfo,
     pub(crate) fuse: crate::fuse::Fuse,
+    /// The mirrored drives' download tasks.
+    pub(crate) mirrors: Mirrors,
 }
 
 /// Longest path accepted (Linux's PATH_MAX).
@@ -37,8 +48,28 @@ const MAX_PATH: usize = 4096;
 /// The status of a failed drive operation: the gRPC code follows the POSIX errno (never
 /// UNKNOWN), and the message names the operation, the drive, the path and the cause.
 pub(crate) fn drive_error(op: &str, drive: &str, path: &str, e: &hyperdrive::Error) -> Status {
+    Status::new(
+        errno_code(e.errno()),
+        format!("{op} {path} on {drive}: {e}"),
+    )
+}
+
+/// The status of a failed read from a file reader: the drive's own error when it carries one
+/// (a block not stored here is UNAVAILABLE, as every other read says), else INTERNAL.
+pub(crate) fn read_error(op: &str, what: &str, path: &str, e: &std::io::Error) -> Status {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<hyperdrive::Error>())
+    {
+        Some(inner) => drive_error(op, what, path, inner),
+        None => Status::internal(format!("{op} {path} on {what}: {e}")),
+    }
+}
+
+/// The gRPC code for a POSIX errno (never UNKNOWN).
+pub(crate) fn errno_code(errno: i32) -> Code {
     use hyperdrive::errno::*;
-    let code = match e.errno() {
+    match errno {
         ENOENT => Code::NotFound,
         EEXIST => Code::AlreadyExists,
         ENOTEMPTY | ENOTDIR | EISDIR | ELOOP | EXDEV => Code::FailedPrecondition,
@@ -47,8 +78,7 @@ pub(crate) fn drive_error(op: &str, drive: &str, path: &str, e: &hyperdrive::Err
         ETIMEDOUT => Code::DeadlineExceeded,
         EAGAIN => Code::Unavailable,
         _ => Code::Internal,
-    };
-    Status::new(code, format!("{op} {path} on {drive}: {e}"))
+    }
 }
 
 /// Checks a path from a request: present, no NUL byte, at most [`MAX_PATH`] bytes.

@@ -79,6 +79,11 @@ impl<S: Storage> Storage for Tracked<S> {
         self.inner()?.truncate(store, len)
     }
 
+    fn punch_hole(&mut self, store: Store, offset: u64, len: u64) -> io::Result<()> {
+        self.written = true;
+        self.inner()?.punch_hole(store, offset, len)
+    }
+
     /// Syncs only when something was written since the last sync.
     fn sync(&mut self) -> io::Result<()> {
         if !self.written {

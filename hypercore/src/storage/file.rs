@@ -266,6 +266,29 @@ impl Storage for FileStorage {
         }
     }
 
+    fn punch_hole(&mut self, store: Store, offset: u64, len: u64) -> io::Result<()> {
+        use nix::fcntl::{FallocateFlags, fallocate};
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return Ok(());
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        let Some(f) = self.existing(store)? else {
+            return Ok(());
+        };
+        let flags = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+        match fallocate(f, flags, offset, len) {
+            Ok(()) => {
+                self.written[store.slot()] = true;
+                Ok(())
+            }
+            // A file system without holes keeps the bytes: clearing still succeeded.
+            Err(nix::errno::Errno::EOPNOTSUPP | nix::errno::Errno::ENOSYS) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn sync(&mut self) -> io::Result<()> {
         // One fdatasync per file written since the last sync, not one per write: durability is
         // grouped here. A file stays marked until its sync succeeded.
