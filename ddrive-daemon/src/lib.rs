@@ -46,8 +46,9 @@
 //! `allow_other,default_permissions`; a read that needs blocks from peers waits at most
 //! [`Config::fuse_read_timeout`] and fails with EIO. Writes are staged per open file and
 //! committed as one Stat on `close`, `fsync` (durable) and the last release, so files stay
-//! readable by Node's hyperdrive. Hard links, special files and block-sharing copies answer
-//! ENOSYS for now. `Hyperdrive.status` reports the mount as the kernel's mount table shows it.
+//! readable by Node's hyperdrive. Hard links (with their count) and special files (FIFOs,
+//! sockets, device nodes) are kept in the drive; `copy_file_range` is left to the kernel's
+//! read-and-write fallback. `Hyperdrive.status` reports the mount as the kernel's mount table shows it.
 //! Tests: `cargo test -p ddrive-daemon --test fuse_posix --test fuse_apps --test fuse_drives
 //! --test fuse_recovery` (skipped, with a message, where `/dev/fuse` is missing).
 //!

@@ -63,10 +63,16 @@ pub(crate) fn file_attr(ino: u64, stat: &Stat) -> FileAttr {
         crtime: time(stat.ctime),
         kind,
         perm,
-        nlink: if kind == FileType::Directory { 2 } else { 1 },
+        nlink: if kind == FileType::Directory {
+            2
+        } else {
+            // Hard-linked names carry their count (hyperdrive keeps it on every name).
+            u32::try_from(stat.nlink()).unwrap_or(u32::MAX)
+        },
         uid: stat.uid,
         gid: stat.gid,
-        rdev: 0,
+        // A device's number, kept in the Stat's metadata; 0 for everything else.
+        rdev: u32::try_from(stat.rdev()).unwrap_or(0),
         blksize: BLKSIZE,
         flags: 0,
     }

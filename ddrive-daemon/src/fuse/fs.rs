@@ -670,12 +670,33 @@ impl Filesystem for DriveFs {
         name: &OsStr,
         mode: u32,
         umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
-        if mode & mode::S_IFMT != mode::S_IFREG {
-            // TODO(fuseconf): special files through AsyncDrive::mknod(path, mode, rdev).
-            reply.error(Errno::ENOSYS);
+        let file_type = mode & mode::S_IFMT;
+        if file_type != mode::S_IFREG && file_type != 0 {
+            // FIFOs, sockets and device nodes: Stats with their type bits (and the device
+            // number); the kernel gives them their behaviour.
+            let result = (|| {
+                self.ensure_writable()?;
+                let node = self.child(parent, name)?;
+                let Node::Root(path) = &node else {
+                    return Err(Errno::EROFS);
+                };
+                let options = WriteOptions::default()
+                    .mode(mode & !umask & 0o7777)
+                    .owner(req.uid(), req.gid());
+                self.root
+                    .mknod(
+                        path,
+                        file_type | (mode & !umask & 0o7777),
+                        u64::from(rdev),
+                        &options,
+                    )
+                    .map_err(|e| self.fail("mknod", path, &e))?;
+                Ok(node)
+            })();
+            self.reply_entry(result, reply);
             return;
         }
         let result = (|| {
@@ -828,13 +849,30 @@ impl Filesystem for DriveFs {
     fn link(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        _newparent: INodeNo,
-        _newname: &OsStr,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        // TODO(fuseconf): hard links through AsyncDrive::link(existing, new).
-        reply.error(Errno::ENOSYS);
+        let result = (|| {
+            self.ensure_writable()?;
+            let existing = self.root_path(ino, false)?;
+            let node = self.child(newparent, newname)?;
+            let Node::Root(path) = &node else {
+                return Err(Errno::EROFS);
+            };
+            // Staged writes first, so the new name shares what the file holds now.
+            if let Some(fd) = self.writer_fd(ino.0) {
+                self.root
+                    .commit_fd(fd)
+                    .map_err(|e| self.fail("link", &existing, &e))?;
+            }
+            self.root
+                .link(&existing, path)
+                .map_err(|e| self.fail("link", path, &e))?;
+            Ok(node)
+        })();
+        self.reply_entry(result, reply);
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {

@@ -8,8 +8,9 @@
 //! killed daemon is found in `/proc/self/mountinfo`, aborted and detached before mounting
 //! (`mountinfo.rs`), so a restart needs no manual step.
 //!
-//! What is not done here yet: hard links, special files and block-sharing copies answer
-//! ENOSYS (the drive gains them separately), `RENAME_EXCHANGE` of a directory with entries is
+//! What is not done here yet: `copy_file_range` answers ENOSYS (the kernel copies through
+//! read and write; the drive's block-sharing `copy_file` is not wired), hard-linked names
+//! have inode numbers of their own (their count and content are shared), `RENAME_EXCHANGE` of a directory with entries is
 //! EINVAL, the kernel's caches of a changed drive expire with their 1 s TTL rather than
 //! being invalidated by notification, and a request the
 //! kernel interrupts still runs to its bound (fuser does not pass FUSE_INTERRUPT on), which
