@@ -12,6 +12,8 @@
 // - No multicast: hyperswarm's LAN discovery (multicast-dns, 224.0.0.251) is replaced by a stub
 //   that sends nothing, since every drive the daemon opens joins the swarm (lookup) and would
 //   query the LAN.
+// - No FUSE: `hyperdrive-fuse` and `fuse-native` fail to load, as where they are not installed;
+//   with them, a daemon running as root with /dev/fuse mounts its root drive at ~/Hyperdrive.
 // - config.json names 127.0.0.1 (the daemon writes `localhost`, which Node may resolve to ::1
 //   where nothing listens).
 'use strict'
@@ -40,6 +42,11 @@ function silentMulticast () {
 const load = Module._load
 Module._load = function (request, parent, isMain) {
   if (request === 'multicast-dns') return silentMulticast
+  if (request === 'hyperdrive-fuse' || request === 'fuse-native') {
+    const err = new Error(`Cannot find module '${request}' (left out by node-daemon.js)`)
+    err.code = 'MODULE_NOT_FOUND'
+    throw err
+  }
   return load.call(this, request, parent, isMain)
 }
 
