@@ -13,7 +13,8 @@ use crate::stat::Stat;
 
 /// A file being written: bytes are gathered into 512 KiB blocks, each appended as soon as it
 /// is full, so memory stays at one block whatever the file size. [`FileWriter::finish`]
-/// appends the rest and puts the Stat.
+/// appends the rest, syncs the content feed, and puts the Stat (so no crash leaves a Stat
+/// whose blocks are lost).
 ///
 /// This is the one place where the same operations give Node different bytes: Node's
 /// `createWriteStream` appends a block per write (cut at 512 KiB), so a file streamed in small
@@ -82,7 +83,14 @@ impl FileWriter {
         if !self.buf.is_empty() {
             self.flush_block()?;
         }
-        let feed = self.feed.lock();
+        let mut feed = self.feed.lock();
+        // The content is made durable before the Stat that points at it is put, so a crash
+        // between the two syncs of a later flush (which takes the cores in no set order)
+        // cannot leave a Stat whose blocks are gone. A daemon flushing per request syncs the
+        // content feed either way; this only moves that sync ahead of the metadata's.
+        if self.start.is_some() {
+            feed.flush()?;
+        }
         let (offset, byte_offset) = self.start.unwrap_or((feed.len(), feed.byte_len()));
         let (end, byte_end) = if self.start.is_some() {
             (self.next, feed.byte_len())
