@@ -32,8 +32,10 @@ pub struct FileWriter {
     buf: Vec<u8>,
     /// (first block, its byte offset) once something was appended or reserved.
     start: Option<(u64, u64)>,
-    /// Feed length after our last append.
+    /// Feed length and byte length after our last append (read under the same lock as the
+    /// append: another writer may append before [`FileWriter::finish`] locks the feed again).
     next: u64,
+    byte_next: u64,
 }
 
 impl fmt::Debug for FileWriter {
@@ -74,6 +76,7 @@ impl FileWriter {
         }
         append_content(&mut feed, &[&self.buf], BLOCK_SIZE)?;
         self.next = feed.len();
+        self.byte_next = feed.byte_len();
         self.buf.clear();
         Ok(())
     }
@@ -93,7 +96,7 @@ impl FileWriter {
         }
         let (offset, byte_offset) = self.start.unwrap_or((feed.len(), feed.byte_len()));
         let (end, byte_end) = if self.start.is_some() {
-            (self.next, feed.byte_len())
+            (self.next, self.byte_next)
         } else {
             (offset, byte_offset)
         };
@@ -134,6 +137,7 @@ impl Drive {
             buf: Vec::with_capacity(BLOCK_SIZE),
             start: None,
             next: 0,
+            byte_next: 0,
         })
     }
 }
