@@ -4,13 +4,15 @@
 //!   tests/vectors is what its generator writes, and runs every test, interop included.
 //! - `cargo xtask vectors [--check]`: rewrites tests/vectors with the Node packages, or checks
 //!   that the committed files are what they would write.
-//! - `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication]`: runs our benchmarks
-//!   and Node's anchors side by side and prints a table and one JSON line of ratios per
-//!   benchmark.
+//! - `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive]
+//!   [daemon]`: runs our benchmarks and Node's anchors side by side and prints a table and one
+//!   JSON line of ratios per benchmark.
+//! - `cargo xtask crash daemon [--trials N] [--seed S]`: seeded SIGKILL trials of the daemon.
 
 #![forbid(unsafe_code)]
 
 mod bench;
+mod crash;
 mod test;
 mod vectors;
 
@@ -35,7 +37,8 @@ fn run() -> Result<()> {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("vectors") => vectors::run(&args[1..]),
-        _ => bail!("usage: cargo xtask <test|vectors [--check]|bench [hypercore]>"),
+        Some("crash") => crash::run(&args[1..]),
+        _ => bail!("usage: cargo xtask <test|vectors [--check]|bench [hypercore …]|crash daemon>"),
     }
 }
 
