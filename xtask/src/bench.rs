@@ -1,4 +1,4 @@
-//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive]
+//! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive] [daemon]
 //! [--rounds N] [--quick]`: our benchmarks beside Node's (`bench/js`, run with the packages of
 //! tests/js), in one invocation, so both sides see the same machine at the same time (`--quick`:
 //! scaled-down workloads where a module has
@@ -6,6 +6,7 @@
 //! JSON line of ratios (ddrive / Node) and raw medians.
 
 mod common;
+mod daemon;
 mod hypercore;
 mod hyperdrive;
 mod hypertrie;
@@ -42,9 +43,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "hyperdrive" => hyperdrive::run(rounds, quick)?,
             "replication" => replication::run(rounds, quick)?,
             "multidrive" => multidrive::run(rounds, quick)?,
+            "daemon" => daemon::run(rounds, quick)?,
             other => bail!(
                 "unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive, replication, \
-                 multidrive"
+                 multidrive, daemon"
             ),
         }
     }
