@@ -7,8 +7,8 @@ use corestore::Corestore;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 
 use crate::auth::Auth;
 use crate::client_config::{ClientConfig, Token};
@@ -157,12 +157,12 @@ impl Daemon {
         };
         crate::service::resume_mirrors(&app).await;
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(router.serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        // No Nagle: a streamed answer's last frames (data, then trailers) would otherwise wait
+        // for the client's delayed ACK, about 40 ms per small read.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+            let _ = stopped.await;
+        }));
         tracing::info!(%addr, storage = %storage.display(), memory_only, "ddrive daemon listening");
         Ok(Daemon {
             addr,

@@ -13,7 +13,8 @@ use crate::stat::Stat;
 
 /// A file being written: bytes are gathered into 512 KiB blocks, each appended as soon as it
 /// is full, so memory stays at one block whatever the file size. [`FileWriter::finish`]
-/// appends the rest and puts the Stat.
+/// appends the rest, syncs the content feed, and puts the Stat (so no crash leaves a Stat
+/// whose blocks are lost).
 ///
 /// This is the one place where the same operations give Node different bytes: Node's
 /// `createWriteStream` appends a block per write (cut at 512 KiB), so a file streamed in small
@@ -31,8 +32,10 @@ pub struct FileWriter {
     buf: Vec<u8>,
     /// (first block, its byte offset) once something was appended or reserved.
     start: Option<(u64, u64)>,
-    /// Feed length after our last append.
+    /// Feed length and byte length after our last append (read under the same lock as the
+    /// append: another writer may append before [`FileWriter::finish`] locks the feed again).
     next: u64,
+    byte_next: u64,
 }
 
 impl fmt::Debug for FileWriter {
@@ -73,6 +76,7 @@ impl FileWriter {
         }
         append_content(&mut feed, &[&self.buf], BLOCK_SIZE)?;
         self.next = feed.len();
+        self.byte_next = feed.byte_len();
         self.buf.clear();
         Ok(())
     }
@@ -82,10 +86,17 @@ impl FileWriter {
         if !self.buf.is_empty() {
             self.flush_block()?;
         }
-        let feed = self.feed.lock();
+        let mut feed = self.feed.lock();
+        // The content is made durable before the Stat that points at it is put, so a crash
+        // between the two syncs of a later flush (which takes the cores in no set order)
+        // cannot leave a Stat whose blocks are gone. A daemon flushing per request syncs the
+        // content feed either way; this only moves that sync ahead of the metadata's.
+        if self.start.is_some() {
+            feed.flush()?;
+        }
         let (offset, byte_offset) = self.start.unwrap_or((feed.len(), feed.byte_len()));
         let (end, byte_end) = if self.start.is_some() {
-            (self.next, feed.byte_len())
+            (self.next, self.byte_next)
         } else {
             (offset, byte_offset)
         };
@@ -126,6 +137,7 @@ impl Drive {
             buf: Vec::with_capacity(BLOCK_SIZE),
             start: None,
             next: 0,
+            byte_next: 0,
         })
     }
 }

@@ -37,3 +37,24 @@ fn flush_and_fsync_make_the_drive_durable() -> Result<()> {
     ensure!(drive.read_file("/b")? == b"through a descriptor");
     Ok(())
 }
+
+#[test]
+fn a_finished_writer_syncs_its_content_before_putting_the_stat() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(Corestore::open(dir.path())?);
+    let drive = Drive::create(store, DriveOptions::default())?;
+    let mut w = drive.open_writer("/streamed", WriteOptions::default())?;
+    w.write(&[7u8; 600 * 1024])?;
+    w.finish()?;
+    let content = drive.content_feed().map(|f| f.lock().needs_flush());
+    ensure!(
+        content == Some(false),
+        "the content of a finished file waits for a later flush: a crash during that flush \
+         can leave its Stat (metadata synced first) pointing at lost blocks"
+    );
+    ensure!(
+        drive.metadata_feed().lock().needs_flush(),
+        "the Stat itself waits for the drive's flush"
+    );
+    Ok(())
+}

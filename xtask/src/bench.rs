@@ -1,8 +1,8 @@
 //! `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive]
-//! [contention] [fuse] [--rounds N] [--quick] [--mountpoint DIR | --mount-cmd CMD | --ddrive]`:
-//! our benchmarks beside Node's (`bench/js`, run with the packages of tests/js), in one
-//! invocation, so both sides see the same machine at the same time; `contention` is ours alone
-//! (clone throughput with readers on the drive) (`--quick`:
+//! [contention] [daemon] [fuse] [--rounds N] [--quick] [--mountpoint DIR | --mount-cmd CMD |
+//! --ddrive]`: our benchmarks beside Node's (`bench/js`, run with the packages of tests/js), in
+//! one invocation, so both sides see the same machine at the same time; `contention` is ours
+//! alone (clone throughput with readers on the drive) (`--quick`:
 //! scaled-down workloads where a module has
 //! them, for a smoke run). Each prints a table (medians over the rounds, with min-max) and one
 //! JSON line of ratios (ddrive / Node) and raw medians. `fuse` compares a mount (the last
@@ -10,6 +10,7 @@
 
 mod common;
 mod contention;
+mod daemon;
 mod fuse;
 mod hypercore;
 mod hyperdrive;
@@ -58,10 +59,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "replication" => replication::run(rounds, quick)?,
             "multidrive" => multidrive::run(rounds, quick)?,
             "contention" => contention::run(rounds, quick)?,
+            "daemon" => daemon::run(rounds, quick)?,
             "fuse" => fuse::run(rounds, quick, &fuse_target)?,
             other => bail!(
                 "unknown bench {other:?}; known: hypercore, hypertrie, hyperdrive, replication, \
-                 multidrive, contention, fuse"
+                 multidrive, contention, daemon, fuse"
             ),
         }
     }

@@ -4,17 +4,19 @@
 //!   tests/vectors is what its generator writes, and runs every test, interop included.
 //! - `cargo xtask vectors [--check]`: rewrites tests/vectors with the Node packages, or checks
 //!   that the committed files are what they would write.
-//! - `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication]`: runs our benchmarks
-//!   and Node's anchors side by side and prints a table and one JSON line of ratios per
-//!   benchmark; `cargo xtask bench fuse [--mountpoint DIR | --mount-cmd CMD | --ddrive]`
-//!   compares a FUSE mount with bindfs over the same disk.
+//! - `cargo xtask bench [hypercore] [hypertrie] [hyperdrive] [replication] [multidrive]
+//!   [contention] [daemon]`: runs our benchmarks and Node's anchors side by side and prints a
+//!   table and one JSON line of ratios per benchmark; `cargo xtask bench fuse [--mountpoint DIR
+//!   | --mount-cmd CMD | --ddrive]` compares a FUSE mount with bindfs over the same disk.
 //! - `cargo xtask fuse-conformance (--mountpoint DIR | --bindfs | --ddrive)`: pjdfstest and a
 //!   seeded fsx against a mounted folder (tests/fuse holds their configuration and the cases
 //!   FUSE itself rules out).
+//! - `cargo xtask crash daemon [--trials N] [--seed S]`: seeded SIGKILL trials of the daemon.
 
 #![forbid(unsafe_code)]
 
 mod bench;
+mod crash;
 mod fuse;
 mod test;
 mod vectors;
@@ -41,8 +43,10 @@ fn run() -> Result<()> {
         Some("bench") => bench::run(&args[1..]),
         Some("vectors") => vectors::run(&args[1..]),
         Some("fuse-conformance") => fuse::conformance::run(&args[1..]),
+        Some("crash") => crash::run(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask <test|vectors [--check]|bench [hypercore] [fuse]|fuse-conformance>"
+            "usage: cargo xtask <test|vectors [--check]|bench [hypercore …]|fuse-conformance|\
+             crash daemon>"
         ),
     }
 }

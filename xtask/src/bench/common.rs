@@ -339,6 +339,7 @@ mod tests {
             "repl/setup.js",
             "repl/seed.js",
             "repl/clone.js",
+            "daemon-bench.js",
         ] {
             let dir = node_scripts_dir(&root, script).expect("script in bench/js");
             assert!(
