@@ -15,6 +15,7 @@ use crate::client_config::{ClientConfig, Token};
 use crate::config::Config;
 use crate::drives::Drives;
 use crate::error::{Error, Result};
+use crate::network::Network;
 use crate::proto::{
     drive_server::DriveServer, fuse_server::FuseServer, hyperdrive_server::HyperdriveServer,
     peers_server::PeersServer, peersockets_server::PeersocketsServer,
@@ -63,7 +64,14 @@ impl Daemon {
         .await
         .map_err(|e| Error::State(format!("the storage task failed: {e}")))??;
         let store = Arc::new(store);
-        let drives = Arc::new(Drives::new(store.clone(), Arc::new(state), memory_only)?);
+        let network = Network::start(&config, store.clone()).await;
+        let drives = Arc::new(Drives::new(
+            store.clone(),
+            Arc::new(state),
+            memory_only,
+            network.clone(),
+            config.block_timeout,
+        )?);
 
         let listener = TcpListener::bind((config.host, config.port))
             .await
@@ -84,6 +92,7 @@ impl Daemon {
         let app = Arc::new(App {
             drives,
             info: DaemonInfo::new(),
+            network: network.clone(),
         });
         let auth = Auth::new(token);
         let check = move |r| auth.check(r);
@@ -97,9 +106,12 @@ impl Daemon {
                 check.clone(),
             ))
             .add_service(FuseServer::with_interceptor(FuseService, check.clone()))
-            .add_service(PeersServer::with_interceptor(PeersService, check.clone()))
+            .add_service(PeersServer::with_interceptor(
+                PeersService(app.clone()),
+                check.clone(),
+            ))
             .add_service(PeersocketsServer::with_interceptor(
-                PeersocketsService,
+                PeersocketsService(app.clone()),
                 check,
             ));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -130,6 +142,11 @@ impl Daemon {
         &self.client_config
     }
 
+    /// The port the swarm listens on (TCP and UDP), 0 when it could not bind.
+    pub fn swarm_port(&self) -> u16 {
+        self.app.network.swarm_port()
+    }
+
     /// How many client sessions are open.
     pub fn session_count(&self) -> usize {
         self.app.drives.session_count()
@@ -147,6 +164,7 @@ impl Daemon {
                 .map_err(|e| Error::Server(e.to_string()))?
                 .map_err(|e| Error::Server(e.to_string()))?;
         }
+        self.app.network.shutdown().await;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.close())
             .await
@@ -175,5 +193,7 @@ impl Drop for Daemon {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Without a shutdown the swarm still goes: its tasks end with the last handle.
+        self.app.network.stop_now();
     }
 }

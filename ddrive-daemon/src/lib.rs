@@ -82,6 +82,7 @@ mod config;
 mod daemon;
 mod drives;
 mod error;
+mod network;
 pub mod proto;
 mod service;
 mod sessions;

@@ -4,6 +4,8 @@ mod convert;
 mod drive;
 mod files;
 mod main_service;
+mod peers;
+mod peersockets;
 mod stubs;
 mod watch;
 
@@ -16,9 +18,8 @@ use crate::drives::Drives;
 use crate::status::DaemonInfo;
 
 pub(crate) use self::{
-    drive::DriveService,
-    main_service::HyperdriveService,
-    stubs::{FuseService, PeersService, PeersocketsService},
+    drive::DriveService, main_service::HyperdriveService, peers::PeersService,
+    peersockets::PeersocketsService, stubs::FuseService,
 };
 
 /// What every service holds.
@@ -26,6 +27,7 @@ pub(crate) use self::{
 pub(crate) struct App {
     pub(crate) drives: Arc<Drives>,
     pub(crate) info: DaemonInfo,
+    pub(crate) network: Arc<crate::network::Network>,
 }
 
 /// Longest path accepted (Linux's PATH_MAX).
