@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use hypercore::replicate::ReplicationHandle;
 use hyperswarm::{ConnectionId, ConnectionInfo, Transport};
@@ -72,6 +73,8 @@ pub(crate) struct Peers {
     aliases: Mutex<Aliases>,
     /// Rings whenever a peer connects or leaves (watchers then look again).
     changes: broadcast::Sender<()>,
+    /// Set when the network stops: watchers end.
+    stopped: AtomicBool,
 }
 
 impl Peers {
@@ -84,6 +87,7 @@ impl Peers {
                 by_alias: BTreeMap::new(),
             }),
             changes: broadcast::channel(16).0,
+            stopped: AtomicBool::new(false),
         }
     }
 
@@ -125,8 +129,15 @@ impl Peers {
         }
     }
 
-    /// Ends every session.
+    /// Whether the network stopped.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Ends every session, for good.
     pub(crate) fn cancel_all(&self) {
+        self.stopped.store(true, Ordering::Release);
+        let _ = self.changes.send(());
         for c in lock(&self.conns).values() {
             c.handle.cancel();
         }

@@ -61,8 +61,15 @@ pub(crate) async fn read_stream<T: Send + 'static>(
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) => {
+                        // A block that no peer sent in time is a timeout, not a bug.
+                        let code = match e.kind() {
+                            std::io::ErrorKind::TimedOut => tonic::Code::DeadlineExceeded,
+                            std::io::ErrorKind::WouldBlock => tonic::Code::Unavailable,
+                            std::io::ErrorKind::NotFound => tonic::Code::NotFound,
+                            _ => tonic::Code::Internal,
+                        };
                         let status =
-                            Status::internal(format!("{op} {path} on drive {}: {e}", s.key_hex()));
+                            Status::new(code, format!("{op} {path} on drive {}: {e}", s.key_hex()));
                         let _ = tx.blocking_send(Err(status));
                         return;
                     }

@@ -124,6 +124,9 @@ impl Peers for PeersService {
             let mut changes = peers.subscribe();
             let mut known: HashSet<[u8; 32]> = HashSet::new();
             loop {
+                if peers.stopped() {
+                    return;
+                }
                 let now: HashSet<[u8; 32]> = peers
                     .list(dk.as_ref())
                     .into_iter()
