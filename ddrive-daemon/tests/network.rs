@@ -166,8 +166,9 @@ impl Client {
     }
 }
 
-/// Waits until the DHT holds an announce of `topic` (so a lookup made now finds it).
-async fn announced(boot: &Dht, topic: [u8; 32]) -> TestResult {
+/// Waits until the DHT holds an announce of `topic` (so a lookup made now finds it), by the
+/// swarm on `port` when given.
+async fn announced_by(boot: &Dht, topic: [u8; 32], port: Option<u16>) -> TestResult {
     let probe = Dht::bind(
         localhost(0),
         hyperswarm::Config {
@@ -178,10 +179,11 @@ async fn announced(boot: &Dht, topic: [u8; 32]) -> TestResult {
     .await?;
     let found = tokio::time::timeout(BOUND, async {
         loop {
-            if let Ok(out) = probe.lookup(hyperswarm::NodeId(topic), None).await
-                && !out.peers(None).is_empty()
-            {
-                return;
+            if let Ok(out) = probe.lookup(hyperswarm::NodeId(topic), None).await {
+                let peers = out.peers(None);
+                if port.map_or(!peers.is_empty(), |p| peers.iter().any(|a| a.port() == p)) {
+                    return;
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -189,6 +191,10 @@ async fn announced(boot: &Dht, topic: [u8; 32]) -> TestResult {
     .await;
     probe.shutdown().await;
     found.map_err(|_| "the announce never reached the DHT".into())
+}
+
+async fn announced(boot: &Dht, topic: [u8; 32]) -> TestResult {
+    announced_by(boot, topic, None).await
 }
 
 /// The discovery key of a drive key (BLAKE2b-256 keyed by the key, of "hypercore").
@@ -422,5 +428,123 @@ async fn two_daemons_replicate_a_drive_live_and_talk_over_peersockets() -> TestR
     drop((b_tx, b_in));
     b.shutdown().await?;
     boot.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_configuration_is_announced_again_after_a_restart() -> TestResult {
+    let boot = Dht::bootstrap_node(localhost(0)).await?;
+    let (dir_a, dir_b) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let key = {
+        let a = Daemon::start(config(dir_a.path(), nodes(&boot), BOUND)).await?;
+        let mut ca = Client::new(&a).await?;
+        let (id, key) = ca.get(None).await?;
+        ca.write_file(id, "/kept.txt", b"still here").await?;
+        ca.configure(id, true, true).await?;
+        drop(ca);
+        a.shutdown().await?;
+        key
+    };
+    // A starts again and nobody opens the drive there: the remembered configuration alone
+    // announces it, from the new swarm's port, and serves it from the store.
+    let a = Daemon::start(config(dir_a.path(), nodes(&boot), BOUND)).await?;
+    let mut ca = Client::new(&a).await?;
+    let configs = ca
+        .drive
+        .all_network_configurations(ca.req(proto::NetworkConfigurationsRequest {}))
+        .await?
+        .into_inner()
+        .configurations;
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs[0].key, key);
+    assert!(configs[0].remember && configs[0].announce);
+    announced_by(&boot, discovery_key(&key)?, Some(a.swarm_port())).await?;
+
+    let b = Daemon::start(config(dir_b.path(), nodes(&boot), Duration::from_secs(3))).await?;
+    let mut cb = Client::new(&b).await?;
+    let (idb, _) = cb.get(Some(&key)).await?;
+    assert_eq!(cb.read_eventually(idb, "/kept.txt").await?, b"still here");
+    assert_eq!(ca.status().await?.drive_count, 0, "A never opened it");
+    drop((ca, cb));
+    b.shutdown().await?;
+    a.shutdown().await?;
+    boot.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_reachable_bootstrap_node_is_reported_and_the_daemon_serves() -> TestResult {
+    // A port nobody answers on.
+    let dead = std::net::UdpSocket::bind(localhost(0))?.local_addr()?;
+    let dir = tempfile::tempdir()?;
+    let daemon = Daemon::start(config(
+        dir.path(),
+        Bootstrap::Nodes(vec![dead.to_string()]),
+        Duration::from_secs(1),
+    ))
+    .await?;
+    let mut c = Client::new(&daemon).await?;
+    let first = c.status().await?;
+    assert!(
+        ["bootstrapping", "retrying"].contains(&first.dht_state.as_str()),
+        "{first:?}"
+    );
+    eventually("status says the DHT is retrying", || {
+        let mut main = c.main.clone();
+        let r = c.req(proto::StatusRequest {});
+        async move {
+            let s = main.status(r).await?.into_inner();
+            Ok(s.dht_state == "retrying" && s.dht_attempts >= 1 && s.dht_nodes == 0)
+        }
+    })
+    .await?;
+    // Drives work meanwhile, announced or not.
+    let (id, _) = c.get(None).await?;
+    c.configure(id, true, true).await?;
+    c.write_file(id, "/a.txt", b"offline").await?;
+    assert_eq!(c.read_file(id, "/a.txt").await?, b"offline");
+    let status = c.status().await?;
+    assert!(status.swarm_port > 0);
+    assert_eq!(status.topic_count, 1);
+    drop(c);
+    daemon.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_sending_garbage_is_dropped_and_the_daemon_serves() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let daemon = Daemon::start(config(dir.path(), Bootstrap::None, Duration::from_secs(1))).await?;
+    let mut c = Client::new(&daemon).await?;
+    let (id, _) = c.get(None).await?;
+    c.write_file(id, "/x", b"x").await?;
+    let garbage: [&[u8]; 3] = [
+        &[0xff; 4096],                      // a length prefix that never ends
+        &[0x05, 1, 2, 3, 4, 5, 0x00, 0x00], // a short frame that is no handshake
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ];
+    for bytes in garbage {
+        let mut sock = tokio::net::TcpStream::connect(localhost(daemon.swarm_port())).await?;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        sock.write_all(bytes).await?;
+        // The daemon ends the connection (EOF or a reset), within the handshake's bound.
+        let mut buf = [0u8; 1024];
+        let ended = tokio::time::timeout(BOUND, async {
+            loop {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the connection was never closed");
+    }
+    let status = c.status().await?;
+    assert_eq!(status.peer_count, 0);
+    assert_eq!(status.dht_state, "disabled");
+    assert_eq!(c.read_file(id, "/x").await?, b"x");
+    drop(c);
+    daemon.shutdown().await?;
     Ok(())
 }
