@@ -173,6 +173,7 @@ async fn run_foreground(storage: PathBuf, args: StartArgs) -> Result<ExitCode> {
                 .unwrap_or_else(ddrive_daemon::default_mountpoint)
         }),
         allow_other: args.allow_other,
+        // Swarm host, LAN discovery and the block timeout keep the daemon's defaults.
         ..Config::default()
     };
     let mut daemon = Daemon::start(config)
@@ -280,7 +281,21 @@ pub(crate) fn status(storage: &Path) -> Result<ExitCode> {
     println!("Fuse Available:     {}", status.fuse_available);
     println!("Uptime:             {}", uptime(status.uptime));
     println!("Open Drives:        {}", stats.len());
-    println!("Peers:              {peers}");
+    println!(
+        "Peers:              {} ({peers} on open drives)",
+        status.peer_count
+    );
+    println!("Holepunchable:      {}", status.holepunchable);
+    println!("Remote Address:     {}", status.remote_address);
+    println!(
+        "DHT:                {} ({} nodes)",
+        status.dht_state, status.dht_nodes
+    );
+    if status.swarm_port == 0 {
+        println!("Swarm:              not running ({})", status.swarm_error);
+    } else {
+        println!("Swarm Port:         {}", status.swarm_port);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

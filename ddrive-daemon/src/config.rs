@@ -1,6 +1,6 @@
 //! What a daemon is started with.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -70,8 +70,16 @@ pub struct Config {
     pub bootstrap: Bootstrap,
     /// Never announce drives on the DHT.
     pub no_announce: bool,
-    /// The preferred swarm port (default 49737, Node's).
+    /// The preferred swarm port (default 49737, Node's); when taken, the next two and then
+    /// random ones are tried.
     pub swarm_port: u16,
+    /// The address the swarm binds (TCP and UDP; default 0.0.0.0, every interface, as Node).
+    pub swarm_host: Ipv4Addr,
+    /// LAN discovery over multicast DNS (default on, as Node). Off when the host cannot join
+    /// the multicast group.
+    pub lan: bool,
+    /// How long a read of a block only peers hold waits for it (default 30 s) before failing.
+    pub block_timeout: Duration,
     /// The log filter (`info`, `debug`, `ddrive_daemon=trace`, …) for whoever sets up logging.
     pub log_level: String,
     /// The log format for whoever sets up logging.
@@ -104,6 +112,9 @@ impl Default for Config {
             bootstrap: Bootstrap::Public,
             no_announce: false,
             swarm_port: 49737,
+            swarm_host: Ipv4Addr::UNSPECIFIED,
+            lan: true,
+            block_timeout: hyperdrive::DEFAULT_BLOCK_TIMEOUT,
             log_level: "info".to_owned(),
             log_format: LogFormat::Text,
             token: None,

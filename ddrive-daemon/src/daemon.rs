@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::drives::Drives;
 use crate::error::{Error, Result};
 use crate::fuse::{Fuse, MountConfig};
+use crate::network::Network;
 use crate::proto::{
     d_drive_server::DDriveServer, drive_server::DriveServer, fuse_server::FuseServer,
     hypercore_server::HypercoreServer, hyperdrive_server::HyperdriveServer,
@@ -74,7 +75,14 @@ impl Daemon {
         .await
         .map_err(|e| Error::State(format!("the storage task failed: {e}")))??;
         let store = Arc::new(store);
-        let drives = Arc::new(Drives::new(store.clone(), Arc::new(state), memory_only)?);
+        let network = Network::start(&config, store.clone()).await;
+        let drives = Arc::new(Drives::new(
+            store.clone(),
+            Arc::new(state),
+            memory_only,
+            network.clone(),
+            config.block_timeout,
+        )?);
 
         let listener = TcpListener::bind((config.host, config.port))
             .await
@@ -103,6 +111,7 @@ impl Daemon {
             info: DaemonInfo::new(),
             fuse: Fuse::new(fuse_config),
             mirrors: Mirrors::default(),
+            network: network.clone(),
         });
         if app.fuse.configured()
             && let Err(e) = app.fuse.mount_root(&app.drives).await
@@ -125,9 +134,12 @@ impl Daemon {
                 FuseService(app.clone()),
                 check.clone(),
             ))
-            .add_service(PeersServer::with_interceptor(PeersService, check.clone()))
+            .add_service(PeersServer::with_interceptor(
+                PeersService(app.clone()),
+                check.clone(),
+            ))
             .add_service(PeersocketsServer::with_interceptor(
-                PeersocketsService,
+                PeersocketsService(app.clone()),
                 check.clone(),
             ))
             .add_service(HypercoreServer::with_interceptor(
@@ -204,6 +216,11 @@ impl Daemon {
         self.app.fuse.current().map(|m| m.key())
     }
 
+    /// The port the swarm listens on (TCP and UDP), 0 when it could not bind.
+    pub fn swarm_port(&self) -> u16 {
+        self.app.network.swarm_port()
+    }
+
     /// How many client sessions are open.
     pub fn session_count(&self) -> usize {
         self.app.drives.session_count()
@@ -232,6 +249,7 @@ impl Daemon {
                 .map_err(|e| Error::Server(e.to_string()))?;
             let _ = std::fs::remove_file(path);
         }
+        self.app.network.shutdown().await;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.close())
             .await
@@ -263,5 +281,7 @@ impl Drop for Daemon {
         if let Some((_, _, stop)) = self.unix.take() {
             let _ = stop.send(());
         }
+        // Without a shutdown the swarm still goes: its tasks end with the last handle.
+        self.app.network.stop_now();
     }
 }

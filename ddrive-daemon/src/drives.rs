@@ -8,12 +8,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use corestore::Corestore;
 use hyperdrive::{AsyncDrive, Drive, DriveOptions};
 use tokio::sync::watch;
 use tonic::Status;
 
+use crate::network::Network;
 use crate::sessions::Sessions;
 use crate::state::{DriveRecord, NetworkRecord, State};
 
@@ -68,6 +70,16 @@ struct OpenDrive {
     drive: AsyncDrive,
     sessions: usize,
     closed: watch::Sender<bool>,
+    /// Keeps a drive someone else writes up to date while it is open.
+    follower: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for OpenDrive {
+    fn drop(&mut self) {
+        if let Some(f) = &self.follower {
+            f.abort();
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -87,13 +99,8 @@ pub(crate) struct Drives {
     /// at start and every one set since. The one source of what is reported.
     networks: Mutex<HashMap<String, NetworkRecord>>,
     watches: AtomicUsize,
-}
-
-/// How drives are opened. No swarm runs yet, so no peer can send a block this store lacks:
-/// reads of such blocks fail at once (UNAVAILABLE) instead of waiting for the 30 s block
-/// timeout. The wait comes back with networking.
-fn drive_options() -> DriveOptions {
-    DriveOptions::default().block_timeout(None)
+    pub(crate) network: Arc<Network>,
+    block_timeout: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,12 +119,23 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Drives {
+    /// The drive manager; remembered network configurations are joined again at once.
     pub(crate) fn new(
         store: Arc<Corestore>,
         state: Arc<State>,
         memory_only: bool,
+        network: Arc<Network>,
+        block_timeout: Duration,
     ) -> crate::Result<Self> {
-        let networks = state.networks()?.into_iter().collect();
+        let networks: HashMap<String, NetworkRecord> = state.networks()?.into_iter().collect();
+        for (dk, record) in &networks {
+            match <[u8; 32]>::try_from(hex::decode(dk).unwrap_or_default().as_slice()) {
+                Ok(dk) => network.configure(dk, record),
+                Err(_) => {
+                    tracing::warn!(discovery_key = %dk, "a stored network configuration has a bad key")
+                }
+            }
+        }
         Ok(Drives {
             store,
             state,
@@ -125,7 +143,15 @@ impl Drives {
             inner: Mutex::new(Inner::default()),
             networks: Mutex::new(networks),
             watches: AtomicUsize::new(0),
+            network,
+            block_timeout,
         })
+    }
+
+    /// How drives are opened: reads of blocks only peers hold wait for them, at most the
+    /// configured block timeout.
+    fn drive_options(&self) -> DriveOptions {
+        DriveOptions::default().block_timeout(Some(self.block_timeout))
     }
 
     pub(crate) fn store(&self) -> &Arc<Corestore> {
@@ -144,9 +170,10 @@ impl Drives {
             Some(drive) => drive,
             None => {
                 let store = self.store.clone();
+                let options = self.drive_options();
                 let drive = blocking("get", move || {
                     let opened = match key {
-                        Some(k) => Drive::open(store, &hypercore::PublicKey(k), drive_options()),
+                        Some(k) => Drive::open(store, &hypercore::PublicKey(k), options),
                         None => {
                             let mut ns = [0u8; 32];
                             getrandom::getrandom(&mut ns).map_err(|e| {
@@ -157,7 +184,7 @@ impl Drives {
                                     "get: cannot make a corestore namespace: {e}"
                                 ))
                             })?;
-                            Drive::create(Arc::new(view), drive_options())
+                            Drive::create(Arc::new(view), options)
                         }
                     };
                     let what = key.map_or_else(
@@ -186,19 +213,27 @@ impl Drives {
         let key = *drive.key().as_bytes();
         if !drive.writable() {
             // Node: a drive we cannot write is looked up (not announced) unless configured.
-            let dk = hex::encode(drive.sync().discovery_key());
-            lock(&self.networks).entry(dk).or_insert(NetworkRecord {
-                key: hex::encode(key),
-                lookup: true,
-                announce: false,
-                remember: false,
-            });
+            let dk = drive.sync().discovery_key();
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                lock(&self.networks).entry(hex::encode(dk))
+            {
+                e.insert(NetworkRecord {
+                    key: hex::encode(key),
+                    lookup: true,
+                    announce: false,
+                    remember: false,
+                });
+                self.network.ensure_lookup(dk);
+            }
         }
         let mut inner = lock(&self.inner);
         let entry = inner.open.entry(key).or_insert_with(|| OpenDrive {
             drive: drive.clone(),
             sessions: 0,
             closed: watch::channel(false).0,
+            follower: (!drive.writable()).then(|| {
+                tokio::spawn(crate::network::follow::follow(drive.sync().clone())).abort_handle()
+            }),
         });
         let live = entry.drive.clone();
         let closed = entry.closed.subscribe();
@@ -354,6 +389,8 @@ impl Drives {
             })
         })
         .await?;
+        self.network
+            .configure(session.drive.sync().discovery_key(), &record);
         lock(&self.networks).insert(dk, record);
         Ok(())
     }
@@ -391,13 +428,29 @@ impl Drives {
 mod tests {
     use super::*;
 
-    #[test]
-    fn watches_are_bounded() -> crate::Result<()> {
-        let drives = Drives::new(
-            Arc::new(Corestore::in_memory()?),
+    /// Drives over an in-memory store, with a swarm on 127.0.0.1 and no DHT.
+    async fn drives(memory_only: bool) -> crate::Result<Drives> {
+        let store = Arc::new(Corestore::in_memory()?);
+        let config = crate::Config {
+            bootstrap: crate::Bootstrap::None,
+            lan: false,
+            swarm_host: std::net::Ipv4Addr::LOCALHOST,
+            swarm_port: 0,
+            ..crate::Config::default()
+        };
+        let network = Network::start(&config, store.clone()).await;
+        Drives::new(
+            store,
             Arc::new(State::in_memory()?),
-            true,
-        )?;
+            memory_only,
+            network,
+            config.block_timeout,
+        )
+    }
+
+    #[tokio::test]
+    async fn watches_are_bounded() -> crate::Result<()> {
+        let drives = drives(true).await?;
         for _ in 0..WATCH_LIMIT {
             assert!(drives.add_watch());
         }
@@ -410,11 +463,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_last_close_drops_the_drive() -> crate::Result<()> {
-        let drives = Drives::new(
-            Arc::new(Corestore::in_memory()?),
-            Arc::new(State::in_memory()?),
-            false,
-        )?;
+        let drives = drives(false).await?;
         let (a, session) = drives
             .open(None, None)
             .await

@@ -52,11 +52,21 @@
 //! Tests: `cargo test -p ddrive-daemon --test fuse_posix --test fuse_apps --test fuse_drives
 //! --test fuse_recovery` (skipped, with a message, where `/dev/fuse` is missing).
 //!
-//! Not served yet: networking
-//! (peers, peersockets, swarm joins: configurations are stored and reported but no swarm
-//! runs, so a read of a block only peers hold fails at once with UNAVAILABLE, `download`
-//! only checks the path, and a mirror waits for peers). [`Config::bootstrap`],
-//! [`Config::no_announce`] and [`Config::swarm_port`] are accepted for the swarm to come.
+//! # Network
+//! One hyperswarm swarm per daemon ([`Config::bootstrap`]: the public nodes, a `host:port`
+//! list, or none; [`Config::swarm_port`] preferred; LAN discovery unless [`Config::lan`] is
+//! off), joined per drive network configuration (`configureNetwork`: lookup/announce, and
+//! `remember` kept in the state database and joined again at every start; a drive opened only
+//! to read is looked up; [`Config::no_announce`] turns announcing off). Every connection runs
+//! one live replication session of the whole corestore with the daemon's Noise key pair
+//! (derived from the store's master key), and hyperswarm's dedup rule drops the duplicate of
+//! two connections between the same daemons. Reads of blocks only peers hold wait for them up
+//! to [`Config::block_timeout`] (30 s) and then fail with DEADLINE_EXCEEDED naming the drive
+//! and the path; `download` fetches in the background. A DHT that reaches no bootstrap node
+//! is retried with backoff and shown in `status` (`dhtState`, `dhtNodes`, additions to the
+//! schema's StatusResponse that old clients skip), never fatal; a peer that sends anything but
+//! hypercore-protocol loses its connection. `Peers` and `Peersockets` are served as the Node
+//! daemon serves them (peersockets are stream extensions `peersockets/v0/<topic>`).
 //!
 //! Beyond the Node daemon: the RPCs it declared and never served (the `Hypercore` service:
 //! sessions on plain cores, append, length, getBlocks; `Drive.open`/`read`/`write`
@@ -72,7 +82,8 @@
 //! connections whose peer runs as the daemon's user; both ask for the token.
 //!
 //! Tests: `cargo test -p ddrive-daemon` (the daemon through its own gRPC client: config.json,
-//! auth, chunked files, bad requests, a client killed mid-stream, watches) and `cargo test -p
+//! auth, chunked files, bad requests, a client killed mid-stream, watches; `--test network`:
+//! daemons replicating on 127.0.0.1 over a local DHT bootstrap node) and `cargo test -p
 //! ddrive-tests --features interop --test interop_daemon` (Node's hyperdrive-daemon-client).
 //!
 //! # Differences from the Node daemon
@@ -85,6 +96,11 @@
 //! - One network configuration per drive, persisted or not, and that is what is reported
 //!   (Node let a transient map shadow the remembered one).
 //! - `updateMetadata` with several keys appends one version per key.
+//! - Every remembered configuration is joined at start, lookup-only ones too, and with
+//!   `--no-announce` as lookups (Node rejoined only announcing ones, and none at all with
+//!   `--no-announce`); connections from 127.0.0.1 replicate (Node's networker drops them).
+//! - `Peers.getKey` of an unknown alias is NOT_FOUND (Node answered an empty key); `watchPeers`
+//!   and `listPeers` without a discovery key cover every connection; aliases are bounded.
 //!
 //! # Example
 //! ```
@@ -95,7 +111,8 @@
 //! let config = Config {
 //!     storage: dir.path().to_owned(),
 //!     port: 0, // any free port
-//!     bootstrap: Bootstrap::None,
+//!     bootstrap: Bootstrap::None, // no DHT
+//!     lan: false,                 // and no LAN discovery
 //!     ..Config::default()
 //! };
 //! let daemon = Daemon::start(config).await?;
@@ -118,6 +135,7 @@ mod drives;
 mod error;
 mod fuse;
 mod listener;
+mod network;
 pub mod proto;
 mod records;
 mod service;

@@ -15,6 +15,9 @@ fn config(dir: &std::path::Path) -> Config {
         storage: dir.to_owned(),
         port: 0,
         bootstrap: ddrive_daemon::Bootstrap::None,
+        // The swarm stays on loopback and off the LAN's multicast group.
+        swarm_host: std::net::Ipv4Addr::LOCALHOST,
+        lan: false,
         ..Config::default()
     }
 }
@@ -487,9 +490,13 @@ async fn a_watch_reports_changes_until_the_client_cancels() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_drive_only_peers_hold_fails_at_once_without_a_swarm() -> TestResult {
+async fn a_drive_only_peers_hold_fails_after_the_block_timeout_when_no_peer_has_it() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let daemon = Daemon::start(config(dir.path())).await?;
+    let daemon = Daemon::start(Config {
+        block_timeout: Duration::from_millis(500),
+        ..config(dir.path())
+    })
+    .await?;
     let mut c = Client::new(&daemon).await?;
     // A valid key nobody here writes: the drive opens read-only, and a read has no peer to ask.
     let stranger = {
@@ -501,7 +508,7 @@ async fn a_drive_only_peers_hold_fails_at_once_without_a_swarm() -> TestResult {
         key
     };
     let opts = proto::HyperdriveOptions {
-        key: stranger,
+        key: stranger.clone(),
         ..Default::default()
     };
     let rsp = c
@@ -510,11 +517,12 @@ async fn a_drive_only_peers_hold_fails_at_once_without_a_swarm() -> TestResult {
         .await?
         .into_inner();
     assert!(!rsp.opts.ok_or("no opts")?.writable);
-    let err = tokio::time::timeout(Duration::from_secs(10), c.stat(rsp.id, "/x"))
+    let err = tokio::time::timeout(Duration::from_secs(30), c.stat(rsp.id, "/x"))
         .await?
         .expect_err("nothing stored");
-    assert_ne!(err.code(), Code::Unknown);
-    assert_ne!(err.code(), Code::Ok);
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    assert!(err.message().contains("/x"), "{err:?}");
+    assert!(err.message().contains(&hex::encode(&stranger)), "{err:?}");
     daemon.shutdown().await?;
     Ok(())
 }

@@ -234,7 +234,7 @@ async fn join_rounds(rounds: usize) -> Res<Vec<f64>> {
     for _ in 0..rounds {
         let topic: [u8; 32] = rng.r#gen();
         let a = Swarm::bind(config.clone()).await?;
-        let mut b = Swarm::bind(config.clone()).await?;
+        let b = Swarm::bind(config.clone()).await?;
         a.join(
             topic,
             JoinOptions {

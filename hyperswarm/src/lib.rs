@@ -175,4 +175,4 @@ pub use node::{Config, Event, Node, OpId, Reply, Transmit};
 pub use peers_value::{FoundPeers, PeersInput, PeersOutput};
 pub use query::{QueryId, QueryStats};
 pub use swarm::{JoinOptions, Swarm, SwarmConfig, SwarmError, SwarmStats};
-pub use udp::{Dht, QueryOutput};
+pub use udp::{Dht, DhtInfo, QueryOutput};

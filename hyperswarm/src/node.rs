@@ -303,6 +303,64 @@ impl Node {
         &self.table
     }
 
+    /// Our address as the DHT sees it (dht-rpc `remoteAddress()`): the `to` most of the ten
+    /// most recently heard nodes agree on, by host and port, else by host alone (then with
+    /// the port the first of them reported, as dht-rpc); `None` until at least 3 agree and
+    /// fewer than 3 disagree.
+    pub fn remote_address(&self) -> Option<SocketAddrV4> {
+        self.tally(false).or_else(|| self.tally(true))
+    }
+
+    /// Whether the nodes we hear from agree on our host and port (dht-rpc
+    /// `holepunchable()`): a NAT that keeps one mapping for every remote.
+    pub fn holepunchable(&self) -> bool {
+        self.tally(false).is_some()
+    }
+
+    /// dht-rpc's `_tally`: over the ten most recently heard contacts that reported our
+    /// address, the most reported one if at least 3 agree and fewer than 3 disagree.
+    fn tally(&self, only_ip: bool) -> Option<SocketAddrV4> {
+        let mut contacts: Vec<&Contact> = self.table.iter().collect();
+        contacts.sort_by_key(|c| std::cmp::Reverse(c.seen));
+        let mut sums: Vec<(SocketAddrV4, usize)> = Vec::new();
+        let (mut counted, mut good, mut result) = (0usize, 0usize, None);
+        for c in contacts {
+            if counted >= 10 {
+                break;
+            }
+            let Some(to) =
+                c.to.as_deref()
+                    .filter(|t| t.len() == 6)
+                    .and_then(addr::decode_first_peer)
+            else {
+                continue;
+            };
+            let key = if only_ip {
+                SocketAddrV4::new(*to.ip(), 0)
+            } else {
+                to
+            };
+            let hits = match sums.iter_mut().find(|(a, _)| *a == key) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    sums.push((key, 1));
+                    1
+                }
+            };
+            if hits > good {
+                good = hits;
+                result = Some(to);
+            }
+            counted += 1;
+        }
+        (counted - good < 3 && good >= 3)
+            .then_some(result)
+            .flatten()
+    }
+
     /// Number of stored announce records.
     pub fn record_count(&self) -> usize {
         self.records.len()
@@ -939,3 +997,46 @@ impl Node {
 
 mod serve;
 mod walk;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn heard(node: &mut Node, i: u8, to: SocketAddrV4) {
+        let from = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, i), 1000);
+        let to = Some(addr::encode_peer(to).to_vec());
+        node.add_node(NodeId([i; 32]), from, None, to, Instant::now());
+    }
+
+    #[test]
+    fn the_remote_address_needs_three_that_agree() {
+        let mut node = Node::new(Config::default(), Instant::now());
+        let me = SocketAddrV4::new(Ipv4Addr::new(1, 2, 3, 4), 5000);
+        assert_eq!(node.remote_address(), None);
+        heard(&mut node, 1, me);
+        heard(&mut node, 2, me);
+        assert!(!node.holepunchable(), "two samples are not enough");
+        heard(&mut node, 3, me);
+        assert_eq!(node.remote_address(), Some(me));
+        assert!(node.holepunchable());
+    }
+
+    #[test]
+    fn a_nat_that_changes_ports_is_not_holepunchable() {
+        let mut node = Node::new(Config::default(), Instant::now());
+        for i in 1..=4u8 {
+            heard(
+                &mut node,
+                i,
+                SocketAddrV4::new(Ipv4Addr::new(1, 2, 3, 4), 5000 + u16::from(i)),
+            );
+        }
+        assert!(!node.holepunchable());
+        // The host alone is agreed on.
+        assert_eq!(
+            node.remote_address().map(|a| *a.ip()),
+            Some(Ipv4Addr::new(1, 2, 3, 4))
+        );
+    }
+}

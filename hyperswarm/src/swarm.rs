@@ -178,7 +178,9 @@ enum Cmd {
 #[derive(Debug)]
 pub struct Swarm {
     cmd: mpsc::Sender<Cmd>,
-    conns: mpsc::UnboundedReceiver<Connection>,
+    /// Behind a lock so that [`Swarm::next_connection`] takes `&self`: one task can wait for
+    /// connections while others join and leave through the same (shared) swarm.
+    conns: tokio::sync::Mutex<mpsc::UnboundedReceiver<Connection>>,
     dht: Arc<Dht>,
     local_addr: SocketAddrV4,
     task: JoinHandle<()>,
@@ -209,7 +211,7 @@ impl Swarm {
         let task = tokio::spawn(core.run(cmd_rx));
         Ok(Swarm {
             cmd: cmd_tx,
-            conns: conns_rx,
+            conns: tokio::sync::Mutex::new(conns_rx),
             dht,
             local_addr,
             task,
@@ -253,9 +255,10 @@ impl Swarm {
         self.call(|r| Cmd::Leave(topic, r)).await
     }
 
-    /// The next connection, incoming or outgoing; `None` once shut down.
-    pub async fn next_connection(&mut self) -> Option<Connection> {
-        self.conns.recv().await
+    /// The next connection, incoming or outgoing; `None` once shut down. Callers in several
+    /// tasks take turns.
+    pub async fn next_connection(&self) -> Option<Connection> {
+        self.conns.lock().await.recv().await
     }
 
     /// Applies hyperswarm's dedup rule to connection `conn` once its Noise

@@ -71,8 +71,23 @@ enum Cmd {
         reply: oneshot::Sender<Result<(), RpcError>>,
     },
     Ready(oneshot::Sender<Result<(), RpcError>>),
+    Info(oneshot::Sender<DhtInfo>),
     Bootstrap,
     Shutdown(oneshot::Sender<()>),
+}
+
+/// What a DHT node knows of itself and the network ([`Dht::info`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DhtInfo {
+    /// A bootstrap walk finished (an isolated node, with no bootstrap list, is at once).
+    pub bootstrapped: bool,
+    /// Nodes in the routing table.
+    pub nodes: usize,
+    /// Our address as the nodes we hear from report it ([`Node::remote_address`]).
+    pub remote_address: Option<SocketAddrV4>,
+    /// Whether they agree on it ([`Node::holepunchable`]).
+    pub holepunchable: bool,
 }
 
 /// A DHT node on a UDP socket.
@@ -143,6 +158,11 @@ impl Dht {
     /// answered (the node keeps retrying; see [`Dht::bootstrap`]).
     pub async fn ready(&self) -> Result<(), RpcError> {
         self.call(Cmd::Ready).await?
+    }
+
+    /// The node's state: bootstrapped, routing table size, our address as seen from outside.
+    pub async fn info(&self) -> Result<DhtInfo, RpcError> {
+        self.call(Cmd::Info).await
     }
 
     /// Starts another bootstrap walk now.
@@ -350,6 +370,14 @@ async fn run(
                         } else {
                             w.ready.push(reply);
                         }
+                    }
+                    Some(Cmd::Info(reply)) => {
+                        let _ = reply.send(DhtInfo {
+                            bootstrapped: node.is_bootstrapped(),
+                            nodes: node.routing_table().len(),
+                            remote_address: node.remote_address(),
+                            holepunchable: node.holepunchable(),
+                        });
                     }
                     Some(Cmd::Bootstrap) => node.bootstrap(now),
                     Some(Cmd::Shutdown(reply)) => {

@@ -1,7 +1,6 @@
 //! `Drive`: sessions and file operations.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyperdrive::{DiffKind, MountOptions, ReaddirOptions};
 use tonic::codegen::BoxStream;
@@ -16,15 +15,11 @@ use crate::state::{DriveRecord, NetworkRecord};
 #[derive(Debug)]
 pub(crate) struct DriveService {
     app: Arc<App>,
-    downloads: Arc<AtomicU64>,
 }
 
 impl DriveService {
     pub(crate) fn new(app: Arc<App>) -> Self {
-        DriveService {
-            app,
-            downloads: Arc::new(AtomicU64::new(1)),
-        }
+        DriveService { app }
     }
 }
 
@@ -37,16 +32,20 @@ pub(crate) fn failed<'a>(
     move |e| drive_error(op, &format!("drive {}", s.key_hex()), path, &e)
 }
 
+/// A core's numbers: bytes moved with its current peers, and since the core was loaded
+/// (cumulative; the Node daemon left those at 0).
 fn core_stats(feed: &corestore::SharedFeed) -> proto::CoreStats {
     let stats = feed.stats();
+    let (up, down) = feed.peer_stats().iter().fold((0, 0), |(u, d), (_, s)| {
+        (u + s.uploaded_bytes, d + s.downloaded_bytes)
+    });
     let guard = feed.lock();
     let length = guard.len();
     proto::CoreStats {
         key: guard.key().as_bytes().to_vec(),
         peers: u32::try_from(stats.peers).unwrap_or(u32::MAX),
-        uploaded_bytes: stats.total.uploaded_bytes,
-        downloaded_bytes: stats.total.downloaded_bytes,
-        // Since the core was loaded: every peer's, those gone included.
+        uploaded_bytes: up,
+        downloaded_bytes: down,
         uploaded_bytes_cumulative: stats.total.uploaded_bytes,
         downloaded_bytes_cumulative: stats.total.downloaded_bytes,
         total_blocks: length,
@@ -253,7 +252,6 @@ impl Drive for DriveService {
         r: Request<proto::DownloadRequest>,
     ) -> Result<Response<proto::DownloadResponse>, Status> {
         let app = self.app.clone();
-        let downloads = self.downloads.clone();
         let req = r.into_inner();
         guarded("download", async move {
             let s = app.drives.session("download", req.id)?;
@@ -262,15 +260,39 @@ impl Drive for DriveService {
             } else {
                 check_path("download", &req.path)?.to_owned()
             };
-            // Finds what the path needs (and fails on a missing path); without a swarm there
-            // is no peer to fetch missing blocks from yet.
-            s.drive
+            // What the path needs (fails on a missing path), then fetched in the background.
+            let needed = s
+                .drive
                 .download(&path)
                 .await
                 .map_err(failed("download", &s, &path))?;
-            Ok(proto::DownloadResponse {
-                download_id: downloads.fetch_add(1, Ordering::Relaxed),
+            let store = app.drives.store().clone();
+            let ranges = blocking("download", move || {
+                needed
+                    .ranges
+                    .iter()
+                    .filter(|r| r.downloaded < r.end - r.start)
+                    .map(|r| {
+                        let feed = store.get_by_key(&r.feed).map_err(|e| {
+                            Status::internal(format!("download: cannot open feed {}: {e}", r.feed.to_hex()))
+                        })?;
+                        Ok(crate::network::downloads::Range {
+                            feed,
+                            start: r.start,
+                            end: r.end,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, Status>>()
             })
+            .await?;
+            let download_id = app.network.downloads.start(ranges).ok_or_else(|| {
+                Status::resource_exhausted(format!(
+                    "download {path} on drive {}: {} downloads are under way; undownload some first",
+                    s.key_hex(),
+                    crate::network::downloads::MAX_DOWNLOADS
+                ))
+            })?;
+            Ok(proto::DownloadResponse { download_id })
         })
         .await
     }
@@ -288,6 +310,8 @@ impl Drive for DriveService {
                     "undownload: the request must name a download id",
                 ));
             }
+            // An unknown or finished id is no error (Node's neither).
+            app.network.downloads.cancel(req.download_id);
             Ok(proto::UndownloadResponse {})
         })
         .await

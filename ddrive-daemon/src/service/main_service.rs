@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::App;
 use crate::proto::{self, hyperdrive_server::Hyperdrive};
-use crate::status::{DAEMON_VERSION, HYPERDRIVE_VERSION, SCHEMA_VERSION};
+use crate::status::{DAEMON_VERSION, HYPERDRIVE_VERSION, SCHEMA_VERSION, network_status};
 
 /// The `Hyperdrive` service.
 #[derive(Debug)]
@@ -18,23 +18,21 @@ impl Hyperdrive for HyperdriveService {
         &self,
         _request: Request<proto::StatusRequest>,
     ) -> Result<Response<proto::StatusResponse>, Status> {
-        Ok(Response::new(proto::StatusResponse {
+        let mut rsp = proto::StatusResponse {
             api_version: crate::API_VERSION,
             daemon_version: DAEMON_VERSION.to_owned(),
-            client_version: String::new(),
             schema_version: SCHEMA_VERSION.to_owned(),
             hyperdrive_version: HYPERDRIVE_VERSION.to_owned(),
-            fuse_native_version: String::new(),
-            hyperdrive_fuse_version: String::new(),
             uptime: self.0.info.uptime_ms(),
-            holepunchable: false,
-            remote_address: String::new(),
             // FUSE is on (not --no-fuse) and the machine has /dev/fuse.
             fuse_available: self.0.fuse.configured(),
             // Observed: the kernel lists the mount now (not that it was mounted once).
             fuse_configured: self.0.fuse.current().is_some_and(|m| m.is_mounted()),
-            noise_key: Vec::new(),
-        }))
+            drive_count: u32::try_from(self.0.drives.open_drives().len()).unwrap_or(u32::MAX),
+            ..Default::default()
+        };
+        network_status(&self.0.network, &mut rsp);
+        Ok(Response::new(rsp))
     }
 
     async fn refresh_fuse(

@@ -10,7 +10,8 @@ mod gc;
 mod hypercore;
 mod main_service;
 mod mirror;
-mod stubs;
+mod peers;
+mod peersockets;
 mod union;
 mod watch;
 
@@ -29,7 +30,8 @@ pub(crate) use self::{
     hypercore::HypercoreService,
     main_service::HyperdriveService,
     mirror::{Mirrors, resume as resume_mirrors},
-    stubs::{PeersService, PeersocketsService},
+    peers::PeersService,
+    peersockets::PeersocketsService,
 };
 
 /// What every service holds.
@@ -40,6 +42,7 @@ pub(crate) struct App {
     pub(crate) fuse: crate::fuse::Fuse,
     /// The mirrored drives' download tasks.
     pub(crate) mirrors: Mirrors,
+    pub(crate) network: Arc<crate::network::Network>,
 }
 
 /// Longest path accepted (Linux's PATH_MAX).
@@ -62,7 +65,16 @@ pub(crate) fn read_error(op: &str, what: &str, path: &str, e: &std::io::Error) -
         .and_then(|inner| inner.downcast_ref::<hyperdrive::Error>())
     {
         Some(inner) => drive_error(op, what, path, inner),
-        None => Status::internal(format!("{op} {path} on {what}: {e}")),
+        None => {
+            // A block that no peer sent in time is a timeout, not a bug.
+            let code = match e.kind() {
+                std::io::ErrorKind::TimedOut => Code::DeadlineExceeded,
+                std::io::ErrorKind::WouldBlock => Code::Unavailable,
+                std::io::ErrorKind::NotFound => Code::NotFound,
+                _ => Code::Internal,
+            };
+            Status::new(code, format!("{op} {path} on {what}: {e}"))
+        }
     }
 }
 

@@ -175,7 +175,7 @@ pub fn ddrive_role() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut swarm = Swarm::bind(SwarmConfig {
+        let swarm = Swarm::bind(SwarmConfig {
             bind: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
             bootstrap: Vec::new(),
             lan: Some(LanConfig {
