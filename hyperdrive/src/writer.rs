@@ -33,6 +33,9 @@ pub struct FileWriter {
     start: Option<(u64, u64)>,
     /// Feed length after our last append.
     next: u64,
+    /// Feed byte length after our last append: the file's end, even when another writer
+    /// appended since (its blocks come after ours).
+    next_byte: u64,
 }
 
 impl fmt::Debug for FileWriter {
@@ -73,6 +76,7 @@ impl FileWriter {
         }
         append_content(&mut feed, &[&self.buf], BLOCK_SIZE)?;
         self.next = feed.len();
+        self.next_byte = feed.byte_len();
         self.buf.clear();
         Ok(())
     }
@@ -85,7 +89,7 @@ impl FileWriter {
         let feed = self.feed.lock();
         let (offset, byte_offset) = self.start.unwrap_or((feed.len(), feed.byte_len()));
         let (end, byte_end) = if self.start.is_some() {
-            (self.next, feed.byte_len())
+            (self.next, self.next_byte)
         } else {
             (offset, byte_offset)
         };
@@ -126,6 +130,7 @@ impl Drive {
             buf: Vec::with_capacity(BLOCK_SIZE),
             start: None,
             next: 0,
+            next_byte: 0,
         })
     }
 }
