@@ -9,10 +9,29 @@
 //! - `ddrive status`: versions, uptime, drives and peers; exit 1 with "The ddrive daemon is not
 //!   running." when none answers.
 //!
-//! Every call to the daemon has a deadline.
+//! - Drive commands over the daemon's gRPC API (no FUSE needed), each naming a drive by key or
+//!   `hyper://<key>`: `create`, `info`, `seed`, `unseed`, `stats`, `ls`, `cat`, `put`, `rm`,
+//!   `mkdir`, `diff`, `log`; `import` and `export` mirror a folder and a drive (with
+//!   `--watch`, live); `cleanup:remove-readonly-drives`, `fuse-setup`, `completions`, `man`,
+//!   `service install|uninstall`.
+//!
+//! Every call to the daemon has a deadline. `--json` prints machine-readable output, and the
+//! exit codes are a documented table (`ddrive --help`, [`exit::EXIT_CODES`]).
+//!
+//! Why some parts are hand-written: the systemd unit is a short text template, and key files
+//! are 32 raw bytes; neither needs a library.
 
 mod client;
+mod cmd;
 mod commands;
+mod exit;
+mod interrupt;
+mod key;
+mod output;
+mod parallel;
+mod progress;
+mod session;
+mod tree;
 
 use std::path::PathBuf;
 
@@ -20,11 +39,14 @@ use clap::{Args, Parser, Subcommand};
 
 /// ddrive: peer-to-peer drives (Hyperdrive 10) served by a local daemon.
 #[derive(Debug, Parser)]
-#[command(name = "ddrive", version)]
+#[command(name = "ddrive", version, after_long_help = exit::EXIT_CODES)]
 struct Cli {
     /// The daemon's state folder.
     #[arg(long, global = true, env = "DDRIVE_STORAGE")]
     storage: Option<PathBuf>,
+    /// Print JSON for scripts (one document, or JSON Lines for import and export).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +59,45 @@ enum Command {
     Stop,
     /// Show whether the daemon runs, its versions, uptime, drives and peers.
     Status,
+    /// Create a new drive and print its key.
+    Create(cmd::create::CreateArgs),
+    /// Show a drive's key, version, writability and network configuration.
+    Info(cmd::info::InfoArgs),
+    /// Seed a drive on the network (look it up, announce it, remember that).
+    Seed(cmd::seed::SeedArgs),
+    /// Stop seeding a drive (its data stays on disk).
+    Unseed(cmd::seed::UnseedArgs),
+    /// Show a drive's blocks, bytes and peers.
+    Stats(cmd::stats::StatsArgs),
+    /// List a directory of a drive.
+    Ls(cmd::ls::LsArgs),
+    /// Print a file of a drive.
+    Cat(cmd::cat::CatArgs),
+    /// Store a file (or stdin) in a drive.
+    Put(cmd::put::PutArgs),
+    /// Remove a file (or with -r a directory) from a drive.
+    Rm(cmd::rm::RmArgs),
+    /// Make a directory in a drive.
+    Mkdir(cmd::mkdir::MkdirArgs),
+    /// Show what changed in a drive between two versions.
+    Diff(cmd::history::DiffArgs),
+    /// Show a drive's versions, newest first, with what each changed.
+    Log(cmd::history::LogArgs),
+    /// Import a folder into a drive (once, or with --watch continuously).
+    Import(cmd::import::ImportArgs),
+    /// Export a drive into a folder (once, or with --watch continuously).
+    Export(cmd::export::ExportArgs),
+    /// Delete the cores of drives this daemon cannot write (only while it is stopped).
+    #[command(name = "cleanup:remove-readonly-drives")]
+    CleanupRemoveReadonlyDrives(cmd::cleanup::CleanupArgs),
+    /// Check what FUSE mounts need and create the mountpoint.
+    FuseSetup(cmd::fuse_setup::FuseSetupArgs),
+    /// Print shell completions.
+    Completions(cmd::generate::CompletionsArgs),
+    /// Print the man page.
+    Man,
+    /// Install or remove the systemd user unit that runs the daemon.
+    Service(cmd::service::ServiceArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,16 +139,45 @@ fn main() -> std::process::ExitCode {
     let storage = cli
         .storage
         .unwrap_or_else(|| ddrive_daemon::Config::default().storage);
+    let ctx = cmd::Ctx {
+        storage: storage.clone(),
+        out: output::Out { json: cli.json },
+    };
     let result = match cli.command {
         Command::Start(args) => commands::start(storage, args),
         Command::Stop => commands::stop(&storage),
         Command::Status => commands::status(&storage),
+        Command::Create(a) => cmd::create::run(&ctx, a),
+        Command::Info(a) => cmd::info::run(&ctx, a),
+        Command::Seed(a) => cmd::seed::seed(&ctx, a),
+        Command::Unseed(a) => cmd::seed::unseed(&ctx, a),
+        Command::Stats(a) => cmd::stats::run(&ctx, a),
+        Command::Ls(a) => cmd::ls::run(&ctx, a),
+        Command::Cat(a) => cmd::cat::run(&ctx, a),
+        Command::Put(a) => cmd::put::run(&ctx, a),
+        Command::Rm(a) => cmd::rm::run(&ctx, a),
+        Command::Mkdir(a) => cmd::mkdir::run(&ctx, a),
+        Command::Diff(a) => cmd::history::diff(&ctx, a),
+        Command::Log(a) => cmd::history::log(&ctx, a),
+        Command::Import(a) => cmd::import::run(&ctx, a),
+        Command::Export(a) => cmd::export::run(&ctx, a),
+        Command::CleanupRemoveReadonlyDrives(a) => cmd::cleanup::run(&ctx, a),
+        Command::FuseSetup(a) => cmd::fuse_setup::run(&ctx, a),
+        Command::Completions(a) => cmd::generate::completions(a),
+        Command::Man => cmd::generate::man(),
+        Command::Service(a) => cmd::service::run(&ctx, a),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ddrive: {e:#}");
-            std::process::ExitCode::FAILURE
+            let code = exit::exit_of(&e);
+            // A coded failure is one line; anything else keeps its causes.
+            let message = match e.downcast_ref::<exit::Fail>() {
+                Some(f) => f.message.clone(),
+                None => format!("{e:#}"),
+            };
+            ctx.out.error(code, &message);
+            code.into()
         }
     }
 }
