@@ -39,13 +39,15 @@ pub(crate) fn kind(s: &proto::Stat) -> &'static str {
 
 pub(crate) fn run(ctx: &Ctx, args: LsArgs) -> Result<ExitCode> {
     let target = resolve_drive(Some(&args.drive))?.join(args.path.as_deref());
-    let entries = ctx.block_on(async {
+    let mut entries = ctx.block_on(async {
         let client = ctx.client().await?;
         with_session(&client, Some(target.key), args.version, async |s| {
             s.list(&target.path, args.recursive, false).await
         })
         .await
     })?;
+    // The drive lists in trie order; people read sorted names.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
     ctx.out.result(
         || {
             let mut t = String::new();
