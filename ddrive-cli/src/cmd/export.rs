@@ -354,6 +354,7 @@ async fn export(ctx: &Ctx, s: &DriveSession, dir: &Path, args: &ExportArgs) -> R
 }
 
 /// Follows the drive: on each change, syncs the paths changed since the last version seen.
+/// Ctrl-C between changes ends it with `Ok(true)`; during a sync, with `Ok(false)`.
 async fn follow(
     job: &Job<'_>,
     version: &mut u64,
@@ -373,7 +374,7 @@ async fn follow(
     loop {
         if !pending {
             tokio::select! {
-                () = interrupted(stop) => return Ok(false),
+                () = interrupted(stop) => return Ok(true),
                 change = changes.message() => match change {
                     Ok(Some(_)) => {}
                     Ok(None) => return Ok(true),

@@ -393,7 +393,8 @@ async fn import(ctx: &Ctx, s: &DriveSession, dir: &Path, args: &ImportArgs) -> R
 /// Paths reported changed at once beyond which a whole resync is cheaper.
 const MAX_BATCH: usize = 10_000;
 
-/// Mirrors the folder's changes until Ctrl-C; `Ok(false)` once interrupted.
+/// Mirrors the folder's changes until Ctrl-C: `Ok(true)` when it came between changes (the
+/// way a watch ends), `Ok(false)` when it cut a sync short.
 async fn watch_folder(
     job: &Job<'_>,
     stop: &mut watch::Receiver<bool>,
@@ -418,7 +419,7 @@ async fn watch_folder(
     ));
     loop {
         let first = tokio::select! {
-            () = interrupted(stop) => return Ok(false),
+            () = interrupted(stop) => return Ok(true),
             ev = rx.recv() => match ev {
                 Some(ev) => ev,
                 None => return Ok(true),
