@@ -9,17 +9,49 @@
 //! - `ddrive status`: versions, uptime, drives and peers; exit 1 with "The ddrive daemon is not
 //!   running." when none answers.
 //!
-//! - Drive commands over the daemon's gRPC API (no FUSE needed), each naming a drive by key or
-//!   `hyper://<key>`: `create`, `info`, `seed`, `unseed`, `stats`, `ls`, `cat`, `put`, `rm`,
-//!   `mkdir`, `diff`, `log`; `import` and `export` mirror a folder and a drive (with
-//!   `--watch`, live); `cleanup:remove-readonly-drives`, `fuse-setup`, `completions`, `man`,
-//!   `service install|uninstall`.
+//! - Drive commands over the daemon's gRPC API (no FUSE needed). A drive is named by its key
+//!   (64 hex characters) or `hyper://<key>`, either optionally followed by `/path`; `info`,
+//!   `seed`, `unseed` and `stats` also take a folder holding an import or export key file.
+//!   `create [--no-seed]` prints the new key; `info`, `seed`/`unseed` (`--no-lookup`,
+//!   `--no-announce`, `--no-remember`), `stats`; `ls [-r] [-l]`, `cat`, `put [--file F]`
+//!   (stdin by default), `rm [-r]`, `mkdir [-p]`; `diff --from N [--to M]`, `log [-n N]`;
+//!   `ls`, `cat` and `info` read a past version with `--version N`.
+//! - `import [dir] [key] [--no-seed] [--watch] [--dereference]` and `export [key] [dir]
+//!   [--watch] [--recursive] [--delete]`: one pass by default, live with `--watch`; the key is
+//!   kept in `.ddrive-import-key` / `.ddrive-export-key` (32 raw bytes, as the Node CLI writes
+//!   its `.hyperdrive-*-key` files, which are read too) so the next run resumes; files whose
+//!   size and modification time match are skipped. Ctrl-C stops at once (unfinished
+//!   transfers are dropped, never half-kept) with exit 130; Ctrl-C while `--watch` waits for
+//!   changes ends it with exit 0.
+//! - `cleanup:remove-readonly-drives` (only while the daemon is stopped), `fuse-setup`,
+//!   `completions <shell>`, `man`, `service install [--enable]|uninstall` (a systemd user
+//!   unit, `Type=notify`: `start --foreground` sends READY=1 once it serves).
 //!
-//! Every call to the daemon has a deadline. `--json` prints machine-readable output, and the
-//! exit codes are a documented table (`ddrive --help`, [`exit::EXIT_CODES`]).
+//! # Output for scripts
+//! With `--json`, short commands print one JSON document on stdout (fields are only ever
+//! added). `import` and `export` print JSON Lines, each with a `message_type`:
+//! - `status`: progress, at most once a second: `percent_done`, `files_done`, `total_files`,
+//!   `bytes_done`, `total_bytes`, `seconds_elapsed`, `seconds_remaining` (null until known);
+//!   with `--watch`, `{"watching": ...}` once ready and `{"synced": [paths], "version"}` after
+//!   each change;
+//! - `summary`: the last line: `key`, `url`, `version`, `files_put`/`files_written`,
+//!   `bytes_put`/`bytes_written`, `removed`, `skipped`, `seconds`, `interrupted` (and
+//!   `dirs_made` for import);
+//! - `error` (on stderr, for every command): `code` (the exit code) and `message`.
 //!
-//! Why some parts are hand-written: the systemd unit is a short text template, and key files
-//! are 32 raw bytes; neither needs a library.
+//! Without `--json`, progress goes to stderr: an indicatif bar (files, bytes, rate, ETA) on a
+//! terminal, a plain line a second otherwise.
+//!
+//! # Exit codes
+//! 0 success, 1 failure, 2 bad usage, 3 daemon not running, 4 bad key, 5 path not in the
+//! drive, 6 drive read-only, 7 daemon did not answer in time, 130 interrupted (the table is
+//! in `ddrive --help` and the man page).
+//!
+//! Every call to the daemon has a deadline: 5 s for a call, longer for an upload in
+//! proportion to its size, 30 s between two chunks of a download.
+//!
+//! Hand-written on purpose: the systemd unit is a short text template and key files are 32
+//! raw bytes; neither needs a library.
 
 mod client;
 mod cmd;
