@@ -183,6 +183,21 @@ fn a_tree_round_trips_and_unchanged_files_are_skipped() {
     assert_eq!(resumed["files_written"], 2);
     assert_eq!(resumed["removed"], 1);
     diff_clean(&src, &out);
+
+    // The first version is still there to export.
+    let old = d.dir.path().join("old");
+    let version = first["version"].as_u64().expect("version").to_string();
+    d.ok(&[
+        "export",
+        "--version",
+        &version,
+        &key,
+        old.to_str().expect("utf-8"),
+    ]);
+    let deep = std::fs::read_to_string(old.join("a/b/c/d/deep.txt")).expect("read");
+    assert_eq!(deep, "deep\n");
+    assert!(old.join("many/00/f0.txt").exists());
+    assert!(!old.join("new.txt").exists());
 }
 
 #[test]

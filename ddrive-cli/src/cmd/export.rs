@@ -44,6 +44,9 @@ pub(crate) struct ExportArgs {
     /// Delete local files the drive does not have (the original never deleted).
     #[arg(long)]
     delete: bool,
+    /// Export the drive as it was at this version.
+    #[arg(long, conflicts_with = "watch")]
+    version: Option<u64>,
 }
 
 enum Op {
@@ -299,7 +302,7 @@ pub(crate) fn run(ctx: &Ctx, args: ExportArgs) -> Result<ExitCode> {
     write_key_file(&dir, true, &key)?;
     ctx.block_on(async {
         let client = ctx.client().await?;
-        super::with_session(&client, Some(key), None, async |s| {
+        super::with_session(&client, Some(key), args.version, async |s| {
             export(ctx, s, &dir, &args).await
         })
         .await
