@@ -13,6 +13,8 @@ use crate::exit::{Exit, exit_of};
 use crate::key::is_key_file;
 use crate::session::{DriveSession, is_dir};
 
+/// Directory listings asked of the daemon at once.
+const LISTINGS: usize = 8;
 /// Directories nest at most this deep (a bound on the walk, and on symlink loops with
 /// `--dereference`).
 const MAX_DEPTH: usize = 256;
@@ -179,15 +181,29 @@ pub(crate) async fn scan_drive(
             Err(e) => return Err(e),
         }
     }
-    // One directory at a time: a recursive listing leaves out dangling symlinks and lists
-    // what a symlinked directory points to again under the link.
-    let mut dirs = vec![prefix.to_owned()];
-    while let Some(dir) = dirs.pop() {
-        let base = dir.trim_end_matches('/').to_owned();
-        for (name, stat) in s.list(&dir, false, no_mounts).await? {
+    // Directory by directory (a few listings in flight): a recursive listing leaves out
+    // dangling symlinks (as Node's does) and lists a symlinked directory's target again
+    // under the link.
+    let mut pending = vec![prefix.to_owned()];
+    let mut listing = tokio::task::JoinSet::new();
+    loop {
+        while listing.len() < LISTINGS {
+            let Some(dir) = pending.pop() else { break };
+            let s = s.clone();
+            listing.spawn(async move {
+                let entries = s.list(&dir, false, no_mounts).await;
+                (dir, entries)
+            });
+        }
+        let Some(done) = listing.join_next().await else {
+            break;
+        };
+        let (dir, entries) = done.context("a listing task failed")?;
+        let base = dir.trim_end_matches('/');
+        for (name, stat) in entries? {
             let path = format!("{base}/{name}");
             if is_dir(&stat) {
-                dirs.push(path.clone());
+                pending.push(path.clone());
             }
             out.insert(path, stat);
         }
