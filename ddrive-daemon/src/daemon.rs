@@ -103,12 +103,17 @@ impl Daemon {
                 check,
             ));
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(router.serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        // Without TCP_NODELAY, a reply's small frames wait for the client's delayed ACK
+        // (tonic sets it only on the listeners it makes itself).
+        let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |s| {
+            if let Ok(s) = &s {
+                let _ = s.set_nodelay(true);
+            }
+            s
+        });
+        let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+            let _ = stopped.await;
+        }));
         tracing::info!(%addr, storage = %storage.display(), memory_only, "ddrive daemon listening");
         Ok(Daemon {
             addr,
