@@ -24,3 +24,9 @@ pub(crate) async fn interrupted(rx: &mut watch::Receiver<bool>) {
         std::future::pending::<()>().await;
     }
 }
+
+/// Ends the process at once after an interrupt, with the interrupted exit code, so the
+/// connection to the daemon breaks under any transfer still in flight (see `parallel`).
+pub(crate) fn exit_interrupted() -> ! {
+    std::process::exit(crate::exit::Exit::Interrupted.code().into())
+}

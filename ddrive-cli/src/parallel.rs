@@ -1,6 +1,7 @@
 //! Runs a list of transfers a few at a time, counting them into the progress, until done, a
-//! failure, or Ctrl-C (which aborts the transfers in flight: the daemon drops an unfinished
-//! write, export drops its partial file, so nothing half-done is kept).
+//! failure, or Ctrl-C. On Ctrl-C the transfers in flight are left running and the command
+//! exits the process ([`crate::interrupt::exit_interrupted`]): the broken connection makes
+//! the daemon drop an unfinished upload, and export's partial files never get a real name.
 
 use std::future::Future;
 
@@ -41,8 +42,10 @@ where
         tokio::select! {
             biased;
             () = interrupted(stop) => {
-                set.abort_all();
-                while set.join_next().await.is_some() {}
+                // Not aborted: dropping a call cancels its HTTP/2 stream, which the server
+                // reads as a clean end of an upload and would keep the file cut short. The
+                // caller exits the process instead, which breaks the connection.
+                std::mem::forget(set);
                 return Ok(false);
             }
             next = set.join_next() => match next {

@@ -13,6 +13,8 @@ use crate::exit::{Exit, exit_of};
 use crate::key::is_key_file;
 use crate::session::{DriveSession, is_dir};
 
+/// The suffix of export's partial downloads.
+pub(crate) const PARTIAL: &str = ".ddrive-part";
 /// Directory listings asked of the daemon at once.
 const LISTINGS: usize = 8;
 /// Directories nest at most this deep (a bound on the walk, and on symlink loops with
@@ -136,7 +138,9 @@ pub(crate) fn scan_local(
                     ));
                     continue;
                 };
-                if is_key_file(name) {
+                // Key files, and partial downloads an interrupted export left behind (the
+                // next export writes them again).
+                if is_key_file(name) || name.ends_with(PARTIAL) {
                     continue;
                 }
                 empty = false;

@@ -365,70 +365,60 @@ fn export_watch_follows_the_drive() {
 
 #[test]
 fn ctrl_c_stops_an_import_and_the_next_run_resumes() {
-    let d = Daemon::start();
-    // On a disk (not the in-memory scratch) the daemon's syncs make this import last seconds.
-    let disk = tempfile::tempdir().expect("tmp");
-    let src = disk.path().join("src");
+    // On a disk: the interrupted upload below writes a few hundred MB before it stops.
+    let d = Daemon::start_in(tempfile::tempdir().expect("tmp"));
+    let src = d.dir.path().join("src");
     std::fs::create_dir_all(&src).expect("mkdir");
     for i in 0..400 {
         std::fs::write(src.join(format!("f{i}")), format!("{i}")).expect("write");
     }
-    let slow = tempfile::tempdir().expect("tmp");
-    let slow_storage = slow.path().join("storage");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-        .to_string();
-    let run = |args: &[&str]| {
-        let mut c = std::process::Command::new(common::BIN);
-        c.arg("--storage").arg(&slow_storage).args(args);
-        c
-    };
-    assert!(
-        run(&["start", "--port", &port, "--bootstrap", "none"])
-            .status()
-            .expect("start")
-            .success()
-    );
-    drop(d);
+    // Sparse, so it costs no disk here, but it takes far longer to upload than the test
+    // waits: small files go first, so once they are all in, this one is in flight.
+    let huge = std::fs::File::create(src.join("huge")).expect("create");
+    huge.set_len(64 << 30).expect("sparse file");
+    drop(huge);
 
-    let mut child = run(&["--json", "import", src.to_str().expect("utf-8")])
+    let s = src.to_str().expect("utf-8");
+    let mut child = d
+        .cmd(&["--json", "import", s])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    // The first progress line comes after a second of work.
-    wait_line(&mut stdout, "progress", |v| v["message_type"] == "status");
+    eventually("the key file", || src.join(".ddrive-import-key").exists());
+    let key = key_file(&src, ".ddrive-import-key");
+    eventually("the small files", || {
+        let out = d.run(&["--json", "ls", &key]);
+        out.status.success()
+            && serde_json::from_slice::<Value>(&out.stdout)
+                .is_ok_and(|v| v["entries"].as_array().is_some_and(|e| e.len() == 400))
+    });
     let status = interrupt(&mut child);
     assert_eq!(status.code(), Some(130));
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let stopped = wait_line(&mut stdout, "the summary", |v| {
         v["message_type"] == "summary"
     });
     assert_eq!(stopped["interrupted"], true);
-    let put = stopped["files_put"].as_u64().expect("count");
-    assert!(put < 400, "{stopped}");
+    assert_eq!(stopped["files_put"], 400);
+    assert_eq!(stopped["key"], key.as_str());
+    // The upload that was cut short left nothing behind.
+    let listed = d.json(&["ls", &key]);
+    let names: Vec<&str> = listed["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"huge"));
 
-    let out = run(&["--json", "import", src.to_str().expect("utf-8")])
-        .output()
-        .expect("runs");
-    let resumed = summary(&out);
-    assert_eq!(resumed["key"], stopped["key"]);
-    assert_eq!(
-        resumed["skipped"].as_u64().expect("n") + resumed["files_put"].as_u64().expect("n"),
-        400
-    );
-    assert!(resumed["skipped"].as_u64().expect("n") >= put);
-    let exported = slow.path().join("out");
-    let e = run(&[
-        "export",
-        stopped["key"].as_str().expect("key"),
-        exported.to_str().expect("utf-8"),
-    ])
-    .output()
-    .expect("runs");
-    assert!(e.status.success(), "{}", text(&e));
+    // The next run resumes: into the same drive, skipping what is there.
+    std::fs::write(src.join("huge"), "now small").expect("write");
+    let resumed = summary(&d.run(&["--json", "import", s]));
+    assert_eq!(resumed["key"], key.as_str());
+    assert_eq!(resumed["files_put"], 1);
+    assert_eq!(resumed["skipped"], 400);
+    let exported = d.dir.path().join("out");
+    d.ok(&["export", &key, exported.to_str().expect("utf-8")]);
     diff_clean(&src, &exported);
-    let _ = run(&["stop"]).status();
 }

@@ -166,7 +166,7 @@ async fn apply(s: DriveSession, op: Op) -> Result<(u64, u64)> {
                 .into_owned();
             std::fs::create_dir_all(&parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
-            let tmp = parent.join(format!(".{name}.ddrive-part"));
+            let tmp = parent.join(format!(".{name}{}", crate::tree::PARTIAL));
             let mut guard = Partial(Some(tmp.clone()));
             let mut file = std::fs::File::create(&tmp)
                 .with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -351,7 +351,7 @@ async fn export(ctx: &Ctx, s: &DriveSession, dir: &Path, args: &ExportArgs) -> R
     }
     if !done {
         out.note("Interrupted: run the same command again to resume.");
-        return Ok(Exit::Interrupted.into());
+        crate::interrupt::exit_interrupted();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -205,12 +205,9 @@ async fn apply(s: DriveSession, op: Op) -> Result<(u64, u64)> {
                         return Err(e).with_context(|| format!("cannot read {}", src.display()));
                     }
                 };
-                let (chunks, reading) = super::put::chunks_of(file);
-                s.write(&path, size, opts, chunks).await?;
-                reading
+                super::put::upload(&s, &path, size, opts, file)
                     .await
-                    .context("the reading task failed")?
-                    .with_context(|| format!("cannot read {}", src.display()))?;
+                    .with_context(|| format!("cannot import {}", src.display()))?;
             }
             Ok((1, size))
         }
@@ -385,7 +382,7 @@ async fn import(ctx: &Ctx, s: &DriveSession, dir: &Path, args: &ImportArgs) -> R
     }
     if !done {
         out.note("Interrupted: run the same command again to resume.");
-        return Ok(Exit::Interrupted.into());
+        crate::interrupt::exit_interrupted();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,16 +22,54 @@ pub(crate) struct PutArgs {
     file: Option<PathBuf>,
 }
 
-/// Streams a reader to the daemon in chunks, reading on a blocking thread so a pipe that
-/// trickles in never stalls the runtime.
-pub(crate) fn chunks_of(
+enum Piece {
+    Chunk(Vec<u8>),
+    End,
+}
+
+/// The chunks of a file being read, as a request body that ends only after the reader's end
+/// of file: when the reading stops early (an error, Ctrl-C), the body never ends, so the
+/// call breaks off with the connection and the daemon keeps nothing, instead of committing
+/// a file cut short.
+struct Body {
+    rx: tokio::sync::mpsc::Receiver<Piece>,
+    ended: bool,
+}
+
+impl tokio_stream::Stream for Body {
+    type Item = Vec<u8>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Vec<u8>>> {
+        use std::task::Poll;
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Piece::Chunk(c))) => Poll::Ready(Some(c)),
+            Poll::Ready(Some(Piece::End)) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            // The reader stopped before its end: never end the body.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Uploads what `reader` holds to `path` (`size` bytes, for the deadline), reading on a
+/// blocking thread so a pipe that trickles in never stalls the runtime; the bytes sent.
+pub(crate) async fn upload(
+    s: &crate::session::DriveSession,
+    path: &str,
+    size: u64,
+    opts: proto::Stat,
     mut reader: impl Read + Send + 'static,
-) -> (
-    tokio_stream::wrappers::ReceiverStream<Vec<u8>>,
-    tokio::task::JoinHandle<std::io::Result<u64>>,
-) {
+) -> Result<u64> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
-    let reading = tokio::task::spawn_blocking(move || {
+    let mut reading = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
         let mut total = 0u64;
         let mut first = true;
         loop {
@@ -48,16 +86,33 @@ pub(crate) fn chunks_of(
             chunk.truncate(filled);
             total += filled as u64;
             // An empty file still sends one message: it names the path.
-            if (filled > 0 || first) && tx.blocking_send(chunk).is_err() {
+            if (filled > 0 || first) && tx.blocking_send(Piece::Chunk(chunk)).is_err() {
                 return Ok(total);
             }
             first = false;
             if filled == 0 {
+                let _ = tx.blocking_send(Piece::End);
                 return Ok(total);
             }
         }
     });
-    (tokio_stream::wrappers::ReceiverStream::new(rx), reading)
+    let body = Body { rx, ended: false };
+    let write = s.write(path, size, opts, body);
+    tokio::pin!(write);
+    // A read error ends the upload at once (the body then never ends; see `Body`).
+    let read = tokio::select! {
+        written = &mut write => {
+            written?;
+            reading.await
+        }
+        read = &mut reading => {
+            let read = read.context("the reading task failed")?.context("cannot read the input")?;
+            write.await?;
+            return Ok(read);
+        }
+    };
+    read.context("the reading task failed")?
+        .context("cannot read the input")
 }
 
 pub(crate) fn run(ctx: &Ctx, args: PutArgs) -> Result<ExitCode> {
@@ -81,18 +136,13 @@ pub(crate) fn run(ctx: &Ctx, args: PutArgs) -> Result<ExitCode> {
         let client = ctx.client().await?;
         with_session(&client, Some(target.key), None, async |s| {
             s.require_writable()?;
-            let (chunks, reading) = chunks_of(reader);
             let opts = proto::Stat {
                 mode,
                 ..Default::default()
             };
             // Stdin's size is unknown: allow an hour.
             let deadline_size = if file.is_some() { size } else { 14 << 30 };
-            s.write(&target.path, deadline_size, opts, chunks).await?;
-            let written = reading
-                .await
-                .context("the reading task failed")?
-                .context("cannot read the input")?;
+            let written = upload(s, &target.path, deadline_size, opts, reader).await?;
             Ok((written, s.current_version().await?))
         })
         .await

@@ -29,7 +29,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start() -> Daemon {
-        let dir = scratch();
+        Self::start_in(scratch())
+    }
+
+    /// A daemon whose storage is in `dir`.
+    pub fn start_in(dir: tempfile::TempDir) -> Daemon {
         let storage = dir.path().join("storage");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
