@@ -186,6 +186,10 @@ async fn run_foreground(storage: PathBuf, args: StartArgs) -> Result<ExitCode> {
         "ddrive daemon listening on {}",
         daemon.client_config().endpoint
     );
+    // Under systemd (`ddrive service install`, Type=notify) the unit is up once the API serves.
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        tracing::warn!("cannot tell systemd the daemon is ready: {e}");
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
     let failed = tokio::select! {
@@ -201,6 +205,7 @@ async fn run_foreground(storage: PathBuf, args: StartArgs) -> Result<ExitCode> {
         }
         None => {
             tracing::info!("stopping");
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
             daemon
                 .shutdown()
                 .await
