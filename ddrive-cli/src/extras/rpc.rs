@@ -10,6 +10,8 @@ use ddrive_daemon::proto::{self, d_drive_client::DDriveClient, drive_client::Dri
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
+use crate::exit::{Exit, NOT_RUNNING};
+
 /// How long a quick call may take.
 pub(crate) const QUICK: Duration = Duration::from_secs(5);
 /// How long a call that walks a drive (gc, delete) may take.
@@ -31,20 +33,18 @@ pub(crate) fn failed(code: u8, message: impl Into<String>) -> Failed {
     }
 }
 
-const NOT_RUNNING: &str = "The ddrive daemon is not running. Start it with `ddrive start`.";
-
 /// A gRPC failure: the daemon's message names the drive, the path and the cause.
 pub(crate) fn from_status(s: &Status) -> Failed {
-    let code = match s.code() {
-        Code::NotFound => 5,
-        Code::PermissionDenied => 6,
-        Code::DeadlineExceeded => 7,
+    let exit = match s.code() {
+        Code::NotFound => Exit::NotFound,
+        Code::PermissionDenied => Exit::ReadOnly,
+        Code::DeadlineExceeded => Exit::Timeout,
         Code::Unavailable | Code::Unknown | Code::Cancelled
             if std::error::Error::source(s).is_some() =>
         {
-            return failed(3, NOT_RUNNING);
+            return failed(Exit::NotRunning.code(), NOT_RUNNING);
         }
-        _ => 1,
+        _ => Exit::Failure,
     };
     let message = match s.code() {
         Code::Unauthenticated => {
@@ -52,20 +52,16 @@ pub(crate) fn from_status(s: &Status) -> Failed {
         }
         _ => s.message().to_owned(),
     };
-    failed(code, message)
+    failed(exit.code(), message)
 }
 
-/// A drive key: 64 hex characters, or `hyper://<hex>` (a path after the key is ignored).
+/// A drive key (64 hex characters, or `hyper://<hex>`), parsed as every other command does.
 pub(crate) fn parse_key(text: &str) -> Outcome<Vec<u8>> {
-    let hex_part = text.strip_prefix("hyper://").unwrap_or(text);
-    let hex_part = hex_part.split('/').next().unwrap_or_default();
-    match hex::decode(hex_part) {
-        Ok(k) if k.len() == 32 => Ok(k),
-        _ => Err(failed(
-            4,
-            format!("{text:?} is not a drive key (64 hex characters, or hyper://<hex>)"),
-        )),
-    }
+    let key = text.strip_prefix("hyper://").unwrap_or(text);
+    let key = key.split('/').next().unwrap_or_default();
+    crate::key::parse_key(key)
+        .map(|k| k.to_vec())
+        .map_err(|e| failed(crate::exit::exit_of(&e).code(), format!("{text:?}: {e}")))
 }
 
 /// A connection to the daemon.
@@ -78,10 +74,11 @@ pub(crate) struct Conn {
 impl Conn {
     /// Connects (socket first, then TCP), or fails with the not-running message.
     pub(crate) async fn open(storage: &Path) -> Outcome<Conn> {
-        let config = ClientConfig::read(storage).map_err(|_| failed(3, NOT_RUNNING))?;
+        let config = ClientConfig::read(storage)
+            .map_err(|_| failed(Exit::NotRunning.code(), NOT_RUNNING))?;
         let channel = crate::socket::channel(storage, &config.endpoint)
             .await
-            .map_err(|_| failed(3, NOT_RUNNING))?;
+            .map_err(|_| failed(Exit::NotRunning.code(), NOT_RUNNING))?;
         Ok(Conn {
             drive: DriveClient::new(channel.clone()),
             extra: DDriveClient::new(channel),
