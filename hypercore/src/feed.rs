@@ -487,9 +487,21 @@ impl<S: Storage> Feed<S> {
         Ok(())
     }
 
-    /// Marks blocks `[start, end)` as not stored and frees their bytes: truncated where they end
-    /// the file, a hole punched otherwise (see [`Storage::punch_hole`]).
+    /// Marks blocks `[start, end)` as not stored and frees their bytes where they end the file,
+    /// as Node's hypercore does: a range before the data file's end keeps its bytes, so the
+    /// files stay byte-identical to Node's. [`Feed::clear_and_reclaim`] punches a hole there.
     pub fn clear(&mut self, start: u64, end: u64) -> Result<()> {
+        self.clear_range(start, end, false)
+    }
+
+    /// [`Feed::clear`] that also gives back the disk space of a range before the data file's
+    /// end, by punching a hole (see [`Storage::punch_hole`]): the bytes read as zeros, where
+    /// Node's files keep them.
+    pub fn clear_and_reclaim(&mut self, start: u64, end: u64) -> Result<()> {
+        self.clear_range(start, end, true)
+    }
+
+    fn clear_range(&mut self, start: u64, end: u64, punch: bool) -> Result<()> {
         let end = end.min(self.length);
         let mut modified = false;
         for i in start..end {
@@ -517,7 +529,7 @@ impl<S: Storage> Feed<S> {
             self.storage
                 .truncate(Store::Data, from)
                 .map_err(Error::io(Store::Data))?;
-        } else {
+        } else if punch {
             self.storage
                 .punch_hole(Store::Data, from, to - from)
                 .map_err(Error::io(Store::Data))?;

@@ -1,4 +1,4 @@
-//! `Feed::clear` gives disk space back: by truncation at the end of the data file, and by
+//! `Feed::clear_and_reclaim` gives disk space back: by truncation at the end of the data file, and by
 //! punching a hole before it, while the blocks around the hole stay readable.
 
 use std::os::unix::fs::MetadataExt;
@@ -28,7 +28,7 @@ fn clearing_a_middle_range_punches_a_hole() -> Result<(), Box<dyn std::error::Er
     let before = allocated(&data);
     assert!(before >= 4 << 20, "four MiB are stored: {before}");
 
-    feed.clear(1, 3)?;
+    feed.clear_and_reclaim(1, 3)?;
     feed.flush()?;
     let after = allocated(&data);
     assert_eq!(
@@ -45,7 +45,7 @@ fn clearing_a_middle_range_punches_a_hole() -> Result<(), Box<dyn std::error::Er
     assert_eq!(feed.get(3)?, block);
 
     // A cleared range at the end truncates.
-    feed.clear(3, 4)?;
+    feed.clear_and_reclaim(3, 4)?;
     assert_eq!(std::fs::metadata(&data)?.len(), 3 << 20);
     Ok(())
 }

@@ -59,9 +59,12 @@ pub(crate) fn from_status(s: &Status) -> Failed {
 pub(crate) fn parse_key(text: &str) -> Outcome<Vec<u8>> {
     let key = text.strip_prefix("hyper://").unwrap_or(text);
     let key = key.split('/').next().unwrap_or_default();
-    crate::key::parse_key(key)
-        .map(|k| k.to_vec())
-        .map_err(|e| failed(crate::exit::exit_of(&e).code(), format!("{text:?}: {e}")))
+    crate::key::parse_key(key).map(|k| k.to_vec()).map_err(|e| {
+        failed(
+            crate::exit::exit_of(&e).code(),
+            format!("{text:?} is not a drive key ({e})"),
+        )
+    })
 }
 
 /// A connection to the daemon.

@@ -112,7 +112,7 @@ pub(crate) async fn gc(app: Arc<App>, req: proto::GcRequest) -> Result<proto::Gc
         let mut clear = |from: u64, to: u64, feed: &mut hypercore::Feed<corestore::BoxStorage>| {
             if from < to {
                 cleared += feed.downloaded(from, to);
-                feed.clear(from, to)
+                feed.clear_and_reclaim(from, to)
             } else {
                 Ok(())
             }
