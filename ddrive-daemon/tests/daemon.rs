@@ -8,34 +8,19 @@ use ddrive_daemon::{ClientConfig, Config, Daemon};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
+mod common;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn config(dir: &std::path::Path) -> Config {
-    Config {
-        storage: dir.to_owned(),
-        port: 0,
-        bootstrap: ddrive_daemon::Bootstrap::None,
-        // The swarm stays on loopback and off the LAN's multicast group.
-        swarm_host: std::net::Ipv4Addr::LOCALHOST,
-        lan: false,
-        ..Config::default()
-    }
+    common::loopback(dir)
 }
 
 async fn channel(daemon: &Daemon) -> Result<Channel, tonic::transport::Error> {
-    tonic::transport::Endpoint::from_shared(format!("http://{}", daemon.local_addr()))?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .connect()
-        .await
+    common::tcp(daemon, Duration::from_secs(30)).await
 }
 
-fn with_token<T>(message: T, token: &str) -> Request<T> {
-    let mut r = Request::new(message);
-    r.metadata_mut()
-        .insert("token", token.parse().expect("a token is ASCII"));
-    r
-}
+use common::with_token;
 
 struct Client {
     drive: DriveClient<Channel>,
@@ -64,17 +49,7 @@ impl Client {
     }
 
     async fn write_file(&mut self, id: u64, path: &str, data: &[u8]) -> Result<(), tonic::Status> {
-        let mut messages = vec![proto::WriteFileRequest {
-            id,
-            path: path.into(),
-            ..Default::default()
-        }];
-        for chunk in data.chunks(ddrive_daemon::CHUNK_SIZE) {
-            messages.push(proto::WriteFileRequest {
-                chunk: chunk.to_vec(),
-                ..Default::default()
-            });
-        }
+        let messages = common::write_file_messages(id, path, data);
         self.drive
             .write_file(self.req(tokio_stream::iter(messages)))
             .await?;
@@ -82,7 +57,7 @@ impl Client {
     }
 
     async fn read_file(&mut self, id: u64, path: &str) -> Result<Vec<Vec<u8>>, tonic::Status> {
-        let mut stream = self
+        let stream = self
             .drive
             .read_file(self.req(proto::ReadFileRequest {
                 id,
@@ -90,11 +65,7 @@ impl Client {
             }))
             .await?
             .into_inner();
-        let mut chunks = Vec::new();
-        while let Some(m) = stream.message().await? {
-            chunks.push(m.chunk);
-        }
-        Ok(chunks)
+        common::read_chunks(stream).await
     }
 
     async fn stat(&mut self, id: u64, path: &str) -> Result<proto::Stat, tonic::Status> {

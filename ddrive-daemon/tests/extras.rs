@@ -11,26 +11,19 @@ use ddrive_daemon::{Config, Daemon};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
+mod common;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const O_RDWR: u32 = 2;
 const O_CREAT: u32 = 64;
 
 fn config(dir: &Path) -> Config {
-    Config {
-        storage: dir.to_owned(),
-        port: 0,
-        bootstrap: ddrive_daemon::Bootstrap::None,
-        ..Config::default()
-    }
+    common::loopback(dir)
 }
 
 async fn tcp(daemon: &Daemon) -> Result<Channel, tonic::transport::Error> {
-    tonic::transport::Endpoint::from_shared(format!("http://{}", daemon.local_addr()))?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(60))
-        .connect()
-        .await
+    common::tcp(daemon, Duration::from_secs(60)).await
 }
 
 async fn unix(path: &Path) -> Result<Channel, tonic::transport::Error> {
@@ -66,10 +59,7 @@ impl Client {
     }
 
     fn req<T>(&self, message: T) -> Request<T> {
-        let mut r = Request::new(message);
-        r.metadata_mut()
-            .insert("token", self.token.parse().expect("a token is ASCII"));
-        r
+        common::with_token(message, &self.token)
     }
 
     async fn get(&mut self, key: &[u8]) -> Result<(u64, Vec<u8>), Status> {
@@ -94,17 +84,7 @@ impl Client {
     }
 
     async fn write_file(&mut self, id: u64, path: &str, data: &[u8]) -> Result<(), Status> {
-        let mut messages = vec![proto::WriteFileRequest {
-            id,
-            path: path.into(),
-            ..Default::default()
-        }];
-        for chunk in data.chunks(ddrive_daemon::CHUNK_SIZE) {
-            messages.push(proto::WriteFileRequest {
-                chunk: chunk.to_vec(),
-                ..Default::default()
-            });
-        }
+        let messages = common::write_file_messages(id, path, data);
         self.drive
             .write_file(self.req(tokio_stream::iter(messages)))
             .await?;
@@ -112,7 +92,7 @@ impl Client {
     }
 
     async fn read_file(&mut self, id: u64, path: &str) -> Result<Vec<u8>, Status> {
-        let mut stream = self
+        let stream = self
             .drive
             .read_file(self.req(proto::ReadFileRequest {
                 id,
@@ -120,11 +100,7 @@ impl Client {
             }))
             .await?
             .into_inner();
-        let mut out = Vec::new();
-        while let Some(m) = stream.message().await? {
-            out.extend(m.chunk);
-        }
-        Ok(out)
+        Ok(common::read_chunks(stream).await?.concat())
     }
 
     async fn unlink(&mut self, id: u64, path: &str) -> Result<(), Status> {

@@ -16,6 +16,8 @@ use hyperswarm::Dht;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
+mod common;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Bounds waits that only a broken implementation reaches; never a timing assertion.
@@ -27,14 +29,9 @@ fn localhost(port: u16) -> SocketAddrV4 {
 
 fn config(dir: &Path, bootstrap: Bootstrap, block_timeout: Duration) -> Config {
     Config {
-        storage: dir.to_owned(),
-        port: 0,
         bootstrap,
-        swarm_host: Ipv4Addr::LOCALHOST,
-        swarm_port: 0,
-        lan: false,
         block_timeout,
-        ..Config::default()
+        ..common::loopback(dir)
     }
 }
 
@@ -68,10 +65,7 @@ impl Client {
     }
 
     fn req<T>(&self, message: T) -> Request<T> {
-        let mut r = Request::new(message);
-        r.metadata_mut()
-            .insert("token", self.token.parse().expect("a token is ASCII"));
-        r
+        common::with_token(message, &self.token)
     }
 
     async fn status(&mut self) -> Result<proto::StatusResponse, tonic::Status> {
@@ -91,18 +85,9 @@ impl Client {
     }
 
     async fn write_file(&mut self, id: u64, path: &str, data: &[u8]) -> Result<(), tonic::Status> {
-        let mut messages = vec![proto::WriteFileRequest {
-            id,
-            path: path.into(),
-            ..Default::default()
-        }];
-        for chunk in data.chunks(ddrive_daemon::CHUNK_SIZE) {
-            messages.push(proto::WriteFileRequest {
-                chunk: chunk.to_vec(),
-                ..Default::default()
-            });
-        }
-        let r = self.req(tokio_stream::iter(messages));
+        let r = self.req(tokio_stream::iter(common::write_file_messages(
+            id, path, data,
+        )));
         self.drive.write_file(r).await?;
         Ok(())
     }
@@ -112,12 +97,8 @@ impl Client {
             id,
             path: path.into(),
         });
-        let mut stream = self.drive.read_file(r).await?.into_inner();
-        let mut out = Vec::new();
-        while let Some(m) = stream.message().await? {
-            out.extend_from_slice(&m.chunk);
-        }
-        Ok(out)
+        let stream = self.drive.read_file(r).await?.into_inner();
+        Ok(common::read_chunks(stream).await?.concat())
     }
 
     /// Reads `path`, again after each read that timed out waiting for peers (the first ones
