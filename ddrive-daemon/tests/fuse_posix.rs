@@ -278,3 +278,30 @@ async fn allow_other_checks_other_users_against_the_mode_bits() -> TestResult {
     daemon.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_longer_than_name_max_is_enametoolong() -> TestResult {
+    if !fuse_ready("a_name_longer_than_name_max_is_enametoolong") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let (daemon, mnt) = start(dir.path()).await?;
+    let m = mnt.clone();
+    blocking(move || {
+        let longest = "n".repeat(255);
+        std::fs::write(m.join(&longest), b"fits")?;
+        assert_eq!(std::fs::read(m.join(&longest))?, b"fits");
+        let too_long = "n".repeat(256);
+        for err in [
+            std::fs::write(m.join(&too_long), b"x").expect_err("a 256-byte name"),
+            std::fs::create_dir(m.join(&too_long)).expect_err("a 256-byte dir name"),
+            std::fs::rename(m.join(&longest), m.join(&too_long)).expect_err("renamed to it"),
+        ] {
+            assert_eq!(err.raw_os_error(), Some(36), "ENAMETOOLONG: {err}");
+        }
+        Ok(())
+    })
+    .await?;
+    daemon.shutdown().await?;
+    Ok(())
+}

@@ -143,6 +143,10 @@ impl DriveFs {
         if name.contains('/') {
             return Err(Errno::EINVAL);
         }
+        // Linux's NAME_MAX: tools expect ENAMETOOLONG for a longer component, not a file.
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
         let parent = self.node(parent)?;
         match parent {
             Node::Root(p) if p == "/" && name == network::NETWORK => Ok(Node::Network),
@@ -1390,6 +1394,9 @@ impl Filesystem for DriveFs {
         reply.error(Errno::ENOSYS);
     }
 }
+
+/// The longest name one path component may have (Linux `NAME_MAX`).
+const NAME_MAX: usize = 255;
 
 /// `setxattr` flags (Linux `<sys/xattr.h>`).
 const XATTR_CREATE: i32 = 1;
