@@ -4,7 +4,7 @@
 mod fuse_support;
 
 use std::io::Write;
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, PermissionsExt};
 
 use fuse_support::{TestResult, blocking, fuse_ready, sh, start};
 
@@ -304,4 +304,49 @@ async fn a_name_longer_than_name_max_is_enametoolong() -> TestResult {
     .await?;
     daemon.shutdown().await?;
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_links_and_special_files() -> TestResult {
+    if !fuse_ready("hard_links_and_special_files") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let (daemon, mnt) = start(dir.path()).await?;
+    let m = mnt.clone();
+    blocking(move || {
+        std::fs::write(m.join("a"), b"shared")?;
+        std::fs::hard_link(m.join("a"), m.join("b"))?;
+        assert_eq!(std::fs::metadata(m.join("a"))?.nlink(), 2);
+        assert_eq!(std::fs::read(m.join("b"))?, b"shared");
+        // (A write through one name reaches the other in the drive, but the names have inode
+        // numbers of their own, so the kernel may serve the other name's cached pages until
+        // its 1 s TTL ends: not asserted here.)
+        std::fs::remove_file(m.join("a"))?;
+        assert_eq!(std::fs::metadata(m.join("b"))?.nlink(), 1);
+        Ok(())
+    })
+    .await?;
+    sh(&mnt, "mkfifo fifo && mknod null c 1 3 && touch plain").await?;
+    let m = mnt.clone();
+    blocking(move || {
+        assert!(
+            std::fs::symlink_metadata(m.join("fifo"))?
+                .file_type()
+                .is_fifo()
+        );
+        let null = std::fs::symlink_metadata(m.join("null"))?;
+        assert!(null.file_type().is_char_device());
+        assert_eq!(null.rdev(), makedev(1, 3));
+        assert!(std::fs::symlink_metadata(m.join("plain"))?.is_file());
+        Ok(())
+    })
+    .await?;
+    daemon.shutdown().await?;
+    Ok(())
+}
+
+/// Linux's `makedev` for small numbers (major in bits 8-19, minor in bits 0-7).
+fn makedev(major: u64, minor: u64) -> u64 {
+    (major << 8) | minor
 }

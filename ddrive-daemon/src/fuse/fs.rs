@@ -678,46 +678,29 @@ impl Filesystem for DriveFs {
         reply: ReplyEntry,
     ) {
         let file_type = mode & mode::S_IFMT;
-        if file_type != mode::S_IFREG && file_type != 0 {
-            // FIFOs, sockets and device nodes: Stats with their type bits (and the device
-            // number); the kernel gives them their behaviour.
-            let result = (|| {
-                self.ensure_writable()?;
-                let node = self.child(parent, name)?;
-                let Node::Root(path) = &node else {
-                    return Err(Errno::EROFS);
-                };
-                let options = WriteOptions::default()
-                    .mode(mode & !umask & 0o7777)
-                    .owner(req.uid(), req.gid());
-                self.root
-                    .mknod(
-                        path,
-                        file_type | (mode & !umask & 0o7777),
-                        u64::from(rdev),
-                        &options,
-                    )
-                    .map_err(|e| self.fail("mknod", path, &e))?;
-                Ok(node)
-            })();
-            self.reply_entry(result, reply);
-            return;
-        }
         let result = (|| {
             self.ensure_writable()?;
             let node = self.child(parent, name)?;
             let Node::Root(path) = &node else {
                 return Err(Errno::EROFS);
             };
-            if self.root.lstat(path).is_ok() {
-                return Err(Errno::EEXIST);
-            }
+            let bits = mode & !umask & 0o7777;
             let options = WriteOptions::default()
-                .mode(mode & !umask & 0o7777)
+                .mode(bits)
                 .owner(req.uid(), req.gid());
-            self.root
-                .create_file(path, &options)
-                .map_err(|e| self.fail("mknod", path, &e))?;
+            let made = if file_type == mode::S_IFREG || file_type == 0 {
+                if self.root.lstat(path).is_ok() {
+                    return Err(Errno::EEXIST);
+                }
+                self.root.create_file(path, &options).map(|_| ())
+            } else {
+                // FIFOs, sockets and device nodes: Stats with their type bits (and the device
+                // number); the kernel gives them their behaviour.
+                self.root
+                    .mknod(path, file_type | bits, u64::from(rdev), &options)
+                    .map(|_| ())
+            };
+            made.map_err(|e| self.fail("mknod", path, &e))?;
             Ok(node)
         })();
         self.reply_entry(result, reply);

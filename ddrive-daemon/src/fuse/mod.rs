@@ -9,11 +9,13 @@
 //! (`mountinfo.rs`), so a restart needs no manual step.
 //!
 //! What is not done here yet: `copy_file_range` answers ENOSYS (the kernel copies through
-//! read and write; the drive's block-sharing `copy_file` is not wired), hard-linked names
-//! have inode numbers of their own (their count and content are shared), `RENAME_EXCHANGE` of a directory with entries is
-//! EINVAL, the kernel's caches of a changed drive expire with their 1 s TTL rather than
-//! being invalidated by notification, and a request the
-//! kernel interrupts still runs to its bound (fuser does not pass FUSE_INTERRUPT on), which
+//! read and write; the drive's block-sharing `copy_file` is not wired); hard-linked names
+//! have inode numbers of their own (the drive keeps their count and content equal, but the
+//! kernel may serve one name's cached pages for up to the 1 s TTL after a write through
+//! another); `RENAME_EXCHANGE` of a directory with entries is EINVAL; the kernel's caches of
+//! a changed drive expire with their 1 s TTL rather than being invalidated by notification;
+//! and a request the kernel interrupts still runs to its bound (fuser does not pass
+//! FUSE_INTERRUPT on), which
 //! for a read of a remote drive is the read timeout.
 
 mod attr;
