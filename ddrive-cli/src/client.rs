@@ -68,6 +68,11 @@ impl DaemonClient {
         r
     }
 
+    /// The connection itself, for the service clients this type has no method for.
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     /// A `Drive` service client.
     pub(crate) fn drive(&self) -> DriveClient<Channel> {
         DriveClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)

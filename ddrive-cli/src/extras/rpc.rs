@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ddrive_daemon::ClientConfig;
 use ddrive_daemon::proto::{self, d_drive_client::DDriveClient, drive_client::DriveClient};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
+use crate::client::DaemonClient;
 use crate::exit::{Exit, NOT_RUNNING};
 
 /// How long a quick call may take.
@@ -67,38 +67,31 @@ pub(crate) fn parse_key(text: &str) -> Outcome<Vec<u8>> {
     })
 }
 
-/// A connection to the daemon.
+/// A connection to the daemon: the shared [`DaemonClient`] and the two services these
+/// commands call.
 pub(crate) struct Conn {
     pub(crate) drive: DriveClient<Channel>,
     pub(crate) extra: DDriveClient<Channel>,
-    token: String,
+    client: DaemonClient,
 }
 
 impl Conn {
     /// Connects (socket first, then TCP), or fails with the not-running message.
     pub(crate) async fn open(storage: &Path) -> Outcome<Conn> {
-        let config = ClientConfig::read(storage)
-            .map_err(|_| failed(Exit::NotRunning.code(), NOT_RUNNING))?;
-        let channel = crate::socket::channel(storage, &config.endpoint)
+        let client = DaemonClient::connect(storage)
             .await
-            .map_err(|_| failed(Exit::NotRunning.code(), NOT_RUNNING))?;
+            .map_err(|e| failed(Exit::Failure.code(), e.to_string()))?
+            .ok_or_else(|| failed(Exit::NotRunning.code(), NOT_RUNNING))?;
         Ok(Conn {
-            drive: DriveClient::new(channel.clone()),
-            extra: DDriveClient::new(channel),
-            token: config.token.expose().to_owned(),
+            drive: DriveClient::new(client.channel()),
+            extra: DDriveClient::new(client.channel()),
+            client,
         })
     }
 
     /// A request with the token and a deadline.
     pub(crate) fn req<T>(&self, message: T, deadline: Duration) -> Outcome<Request<T>> {
-        let mut r = Request::new(message);
-        r.set_timeout(deadline);
-        let token = self
-            .token
-            .parse()
-            .map_err(|_| failed(1, "the token in config.json is not ASCII"))?;
-        r.metadata_mut().insert("token", token);
-        Ok(r)
+        Ok(self.client.req(message, deadline))
     }
 
     /// Opens a session on the drive (a checkout at `version` when given).
